@@ -1,0 +1,1 @@
+"""Networks: the EfficientNet-block segmenter (teacher) and autoencoder of MIKE Section 4."""

@@ -1,0 +1,67 @@
+"""Layer specs and builders shared by the segmenter and the autoencoder (torchvision's MBConv blocks)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torchvision.models.efficientnet import MBConv, MBConvConfig
+from torchvision.ops.misc import Conv2dNormActivation
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """One convolutional layer: a plain conv ('conv', 'pointwise') or an EfficientNet block ('mbconv')."""
+
+    name: str
+    kind: str
+    in_channels: int
+    out_channels: int
+    kernel: int = 3
+    stride: int = 1
+    expand: int = 4
+    upsample: bool = False  # ×2 nearest upsampling before the layer (decoder side; not a conv layer)
+
+
+@dataclass(frozen=True)
+class LayerInfo:
+    """What `forward_features` returns for a layer: its name and activation shape (C, H, W) at 64×64 input."""
+
+    name: str
+    shape: tuple[int, int, int]
+
+
+def build_layer(spec: LayerSpec, activation: bool = True) -> nn.Module:
+    if spec.kind == "mbconv":
+        cnf = MBConvConfig(spec.expand, spec.kernel, spec.stride, spec.in_channels, spec.out_channels, 1)
+        block = MBConv(cnf, stochastic_depth_prob=0.0, norm_layer=nn.BatchNorm2d)
+    elif spec.kind == "conv":
+        block = Conv2dNormActivation(
+            spec.in_channels,
+            spec.out_channels,
+            kernel_size=spec.kernel,
+            stride=spec.stride,
+            norm_layer=nn.BatchNorm2d,
+            activation_layer=nn.SiLU if activation else None,
+        )
+    elif spec.kind == "pointwise":
+        block = nn.Conv2d(spec.in_channels, spec.out_channels, kernel_size=1)
+    elif spec.kind == "head":
+        block = nn.Conv2d(
+            spec.in_channels, spec.out_channels, kernel_size=spec.kernel, padding=spec.kernel // 2
+        )
+    else:
+        raise ValueError(f"unknown layer kind {spec.kind!r}")
+    if spec.upsample:
+        return nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), block)
+    return block
+
+
+def count_layers(specs: list[LayerSpec]) -> dict[str, int]:
+    counts = {"conv_layers": len(specs), "mbconv_blocks": sum(s.kind == "mbconv" for s in specs)}
+    return counts
+
+
+def shapes_of(features: list[torch.Tensor], names: list[str]) -> list[LayerInfo]:
+    return [LayerInfo(n, tuple(f.shape[1:])) for n, f in zip(names, features, strict=True)]

@@ -1,0 +1,1 @@
+"""Training loops: teacher pretraining, MIKE transfer, the pixel-wise baseline, downstream evaluation."""

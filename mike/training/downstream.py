@@ -1,0 +1,78 @@
+"""Downstream evaluation (Section 4.2): freeze the encoder, re-initialise the decoder, train it to output the
+task's 3-channel mask from the embedding, and report its IoU divided by the teacher's IoU."""
+
+from __future__ import annotations
+
+import torch
+
+from mike.data.tri_class import TriClassData
+from mike.losses import segmentation_loss
+from mike.metrics import normalised_iou
+from mike.models.autoencoder import Autoencoder, Decoder
+from mike.training.loop import (
+    StepCallback,
+    TrainSpec,
+    batch_indices,
+    make_optimizer,
+    prepare,
+    to_float_images,
+)
+from mike.training.teacher import evaluate_segmenter
+
+
+@torch.no_grad()
+def embed(
+    encoder: torch.nn.Module, images: torch.Tensor, batch_size: int = 512, device: str | torch.device = "cpu"
+) -> torch.Tensor:
+    """Embeddings of uint8 images by a frozen encoder, computed once (not once per epoch)."""
+    device = torch.device(device)
+    prepare(encoder, device).eval()
+    out = [
+        encoder(to_float_images(images[s : s + batch_size], device)).cpu()
+        for s in range(0, images.shape[0], batch_size)
+    ]
+    return torch.cat(out)
+
+
+def train_decoder(
+    decoder: Decoder,
+    embeddings: torch.Tensor,
+    masks: torch.Tensor,
+    spec: TrainSpec,
+    seed: int,
+    on_step: StepCallback | None = None,
+    device: str | torch.device = "cpu",
+) -> Decoder:
+    device = torch.device(device)
+    prepare(decoder, device).train()
+    generator = torch.Generator().manual_seed(seed)
+    optimizer, scheduler = make_optimizer(decoder.parameters(), spec)
+    for step, idx in enumerate(batch_indices(embeddings.shape[0], spec.batch_size, spec.steps, generator)):
+        loss = segmentation_loss(decoder(embeddings[idx].to(device)), masks[idx].to(device).float())
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+        if on_step:
+            on_step(step, {"loss": loss.item()})
+    return decoder
+
+
+def downstream_iou(
+    autoencoder: Autoencoder,
+    train: TriClassData,
+    test: TriClassData,
+    spec: TrainSpec,
+    seed: int,
+    teacher_iou: float,
+    device: str | torch.device = "cpu",
+    on_step: StepCallback | None = None,
+) -> dict[str, float]:
+    """Evaluate one frozen encoder on one task: {'iou', 'teacher_iou', 'normalised_iou'}."""
+    torch.manual_seed(seed)  # the fresh decoder's initialisation
+    decoder = autoencoder.fresh_decoder(out_channels=train.masks.shape[1])
+    z_train = embed(autoencoder.encoder, train.images, device=device)
+    z_test = embed(autoencoder.encoder, test.images, device=device)
+    train_decoder(decoder, z_train, train.masks, spec, seed, on_step, device)
+    value = evaluate_segmenter(decoder, z_test, test.masks, device=device)
+    return {"iou": value, "teacher_iou": teacher_iou, "normalised_iou": normalised_iou(value, teacher_iou)}

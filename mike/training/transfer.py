@@ -1,0 +1,116 @@
+"""MIKE knowledge transfer (Figure 1) and the pixel-wise baseline, on the same query set."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+
+from mike.data.tri_class import TriClassData
+from mike.losses import mike_loss, pixel_loss
+from mike.models.autoencoder import Autoencoder
+from mike.models.segmenter import Segmenter
+from mike.schedules import Schedule
+from mike.training.loop import (
+    StepCallback,
+    TrainSpec,
+    batch_indices,
+    make_optimizer,
+    prepare,
+    to_float_images,
+)
+
+
+@dataclass
+class QuerySet:
+    """The union of the teachers' training sets; membership[i, n] marks sample i as teacher n's own data."""
+
+    images: torch.Tensor  # uint8 N×3×64×64
+    membership: torch.Tensor  # bool N×T
+
+    @classmethod
+    def from_tasks(cls, datasets: Sequence[TriClassData]) -> QuerySet:
+        images = torch.cat([d.images for d in datasets])
+        membership = torch.zeros(images.shape[0], len(datasets), dtype=torch.bool)
+        start = 0
+        for n, d in enumerate(datasets):
+            membership[start : start + len(d), n] = True
+            start += len(d)
+        return cls(images, membership)
+
+    def __len__(self) -> int:
+        return self.images.shape[0]
+
+
+def train_mike(
+    autoencoder: Autoencoder,
+    teachers: Sequence[Segmenter],
+    query: QuerySet,
+    spec: TrainSpec,
+    schedule: Schedule,
+    seed: int,
+    routing: str = "routed",
+    on_step: StepCallback | None = None,
+    device: str | torch.device = "cpu",
+    start_step: int = 0,
+) -> Autoencoder:
+    """Train the autoencoder so the frozen teachers react to x̄ as to x (Eq. 1, masked per teacher).
+
+    on_step receives the loss, the pixel MSE, and every teacher's per-layer error ('t{n}/{layer}'), every
+    step: the curves of Figures 5 and 6.
+    """
+    device = torch.device(device)
+    for t in teachers:
+        prepare(t, device).freeze()
+    names = [t.layer_names for t in teachers]
+    prepare(autoencoder, device).train()
+    generator = torch.Generator().manual_seed(seed)
+    optimizer, scheduler = make_optimizer(autoencoder.parameters(), spec)
+    for step, idx in enumerate(batch_indices(len(query), spec.batch_size, spec.steps, generator)):
+        if step < start_step:
+            scheduler.step()
+            continue
+        x = to_float_images(query.images[idx], device)
+        x_bar = autoencoder(x)
+        weights = schedule(step)
+        loss, per_layer = mike_loss(teachers, x, x_bar, query.membership[idx].to(device), weights, routing)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+        if on_step:
+            metrics = {"loss": loss.item(), "pixel_mse": float(pixel_loss(x, x_bar.detach()))}
+            for n, errors in enumerate(per_layer):
+                metrics.update({f"t{n}/{layer}": e for layer, e in zip(names[n], errors, strict=True)})
+            on_step(step, metrics)
+    return autoencoder
+
+
+def train_pixelwise(
+    autoencoder: Autoencoder,
+    images: torch.Tensor,
+    spec: TrainSpec,
+    seed: int,
+    on_step: StepCallback | None = None,
+    device: str | torch.device = "cpu",
+    start_step: int = 0,
+) -> Autoencoder:
+    """The baseline: the same autoencoder trained with pixel MSE on the same query images."""
+    device = torch.device(device)
+    prepare(autoencoder, device).train()
+    generator = torch.Generator().manual_seed(seed)
+    optimizer, scheduler = make_optimizer(autoencoder.parameters(), spec)
+    for step, idx in enumerate(batch_indices(images.shape[0], spec.batch_size, spec.steps, generator)):
+        if step < start_step:
+            scheduler.step()
+            continue
+        x = to_float_images(images[idx], device)
+        loss = pixel_loss(x, autoencoder(x))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+        if on_step:
+            on_step(step, {"loss": loss.item()})
+    return autoencoder

@@ -9,14 +9,7 @@ from mike.data.tri_class import TriClassData
 from mike.losses import segmentation_loss
 from mike.metrics import normalised_iou
 from mike.models.autoencoder import Autoencoder, Decoder
-from mike.training.loop import (
-    StepCallback,
-    TrainSpec,
-    batch_indices,
-    make_optimizer,
-    prepare,
-    to_float_images,
-)
+from mike.training.loop import StepCallback, TrainSpec, fit, prepare, to_float_images
 from mike.training.teacher import evaluate_segmenter
 
 
@@ -44,18 +37,12 @@ def train_decoder(
     device: str | torch.device = "cpu",
 ) -> Decoder:
     device = torch.device(device)
-    prepare(decoder, device).train()
-    generator = torch.Generator().manual_seed(seed)
-    optimizer, scheduler = make_optimizer(decoder.parameters(), spec)
-    for step, idx in enumerate(batch_indices(embeddings.shape[0], spec.batch_size, spec.steps, generator)):
-        loss = segmentation_loss(decoder(embeddings[idx].to(device)), masks[idx].to(device).float())
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        scheduler.step()
-        if on_step:
-            on_step(step, {"loss": loss.item()})
-    return decoder
+    prepare(decoder, device)
+
+    def step_loss(step, idx):
+        return segmentation_loss(decoder(embeddings[idx].to(device)), masks[idx].to(device).float()), {}
+
+    return fit(decoder, step_loss, embeddings.shape[0], spec, seed, on_step)
 
 
 def downstream_iou(

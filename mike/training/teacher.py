@@ -8,14 +8,7 @@ from mike.data.tri_class import TriClassData
 from mike.losses import segmentation_loss
 from mike.metrics import IoUAccumulator
 from mike.models.segmenter import Segmenter
-from mike.training.loop import (
-    StepCallback,
-    TrainSpec,
-    batch_indices,
-    make_optimizer,
-    prepare,
-    to_float_images,
-)
+from mike.training.loop import Checkpointer, StepCallback, TrainSpec, fit, prepare, to_float_images
 
 
 def train_teacher(
@@ -25,27 +18,17 @@ def train_teacher(
     seed: int,
     on_step: StepCallback | None = None,
     device: str | torch.device = "cpu",
-    start_step: int = 0,
+    checkpointer: Checkpointer | None = None,
 ) -> Segmenter:
     """Train model in place. Classes may overlap in a crop, so each channel is its own binary task."""
     device = torch.device(device)
-    prepare(model, device).train()
-    generator = torch.Generator().manual_seed(seed)
-    optimizer, scheduler = make_optimizer(model.parameters(), spec)
-    for step, idx in enumerate(batch_indices(len(data), spec.batch_size, spec.steps, generator)):
-        if step < start_step:  # resuming: replay the batch order without training
-            scheduler.step()
-            continue
+    prepare(model, device)
+
+    def step_loss(step, idx):
         x = to_float_images(data.images[idx], device)
-        y = data.masks[idx].to(device).float()
-        loss = segmentation_loss(model(x), y)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        scheduler.step()
-        if on_step:
-            on_step(step, {"loss": loss.item()})
-    return model
+        return segmentation_loss(model(x), data.masks[idx].to(device).float()), {}
+
+    return fit(model, step_loss, len(data), spec, seed, on_step, checkpointer)
 
 
 @torch.no_grad()

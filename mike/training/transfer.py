@@ -12,14 +12,7 @@ from mike.losses import mike_loss, pixel_loss
 from mike.models.autoencoder import Autoencoder
 from mike.models.segmenter import Segmenter
 from mike.schedules import Schedule
-from mike.training.loop import (
-    StepCallback,
-    TrainSpec,
-    batch_indices,
-    make_optimizer,
-    prepare,
-    to_float_images,
-)
+from mike.training.loop import Checkpointer, StepCallback, TrainSpec, fit, prepare, to_float_images
 
 
 @dataclass
@@ -53,7 +46,7 @@ def train_mike(
     routing: str = "routed",
     on_step: StepCallback | None = None,
     device: str | torch.device = "cpu",
-    start_step: int = 0,
+    checkpointer: Checkpointer | None = None,
 ) -> Autoencoder:
     """Train the autoencoder so the frozen teachers react to x̄ as to x (Eq. 1, masked per teacher).
 
@@ -64,27 +57,19 @@ def train_mike(
     for t in teachers:
         prepare(t, device).freeze()
     names = [t.layer_names for t in teachers]
-    prepare(autoencoder, device).train()
-    generator = torch.Generator().manual_seed(seed)
-    optimizer, scheduler = make_optimizer(autoencoder.parameters(), spec)
-    for step, idx in enumerate(batch_indices(len(query), spec.batch_size, spec.steps, generator)):
-        if step < start_step:
-            scheduler.step()
-            continue
+    prepare(autoencoder, device)
+
+    def step_loss(step, idx):
         x = to_float_images(query.images[idx], device)
         x_bar = autoencoder(x)
         weights = schedule(step)
         loss, per_layer = mike_loss(teachers, x, x_bar, query.membership[idx].to(device), weights, routing)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        scheduler.step()
-        if on_step:
-            metrics = {"loss": loss.item(), "pixel_mse": float(pixel_loss(x, x_bar.detach()))}
-            for n, errors in enumerate(per_layer):
-                metrics.update({f"t{n}/{layer}": e for layer, e in zip(names[n], errors, strict=True)})
-            on_step(step, metrics)
-    return autoencoder
+        metrics = {"pixel_mse": pixel_loss(x, x_bar.detach()).item()}
+        for n, errors in enumerate(per_layer):
+            metrics.update({f"t{n}/{layer}": e for layer, e in zip(names[n], errors, strict=True)})
+        return loss, metrics
+
+    return fit(autoencoder, step_loss, len(query), spec, seed, on_step, checkpointer)
 
 
 def train_pixelwise(
@@ -94,23 +79,14 @@ def train_pixelwise(
     seed: int,
     on_step: StepCallback | None = None,
     device: str | torch.device = "cpu",
-    start_step: int = 0,
+    checkpointer: Checkpointer | None = None,
 ) -> Autoencoder:
     """The baseline: the same autoencoder trained with pixel MSE on the same query images."""
     device = torch.device(device)
-    prepare(autoencoder, device).train()
-    generator = torch.Generator().manual_seed(seed)
-    optimizer, scheduler = make_optimizer(autoencoder.parameters(), spec)
-    for step, idx in enumerate(batch_indices(images.shape[0], spec.batch_size, spec.steps, generator)):
-        if step < start_step:
-            scheduler.step()
-            continue
+    prepare(autoencoder, device)
+
+    def step_loss(step, idx):
         x = to_float_images(images[idx], device)
-        loss = pixel_loss(x, autoencoder(x))
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        scheduler.step()
-        if on_step:
-            on_step(step, {"loss": loss.item()})
-    return autoencoder
+        return pixel_loss(x, autoencoder(x)), {}
+
+    return fit(autoencoder, step_loss, images.shape[0], spec, seed, on_step, checkpointer)

@@ -56,8 +56,9 @@ def test_resumed_training_matches_uninterrupted():
     assert checkpoints.state["step"] == 3  # last checkpoint before the interruption
     torch.manual_seed(123)  # a different initialisation: everything must come from the checkpoint
     steps_run = []
-    resumed = train_teacher(Segmenter((8, 8, 8, 8), 1), data, spec, 0, lambda s, m: steps_run.append(s),
-                            checkpointer=checkpoints)  # fmt: skip
+    resumed = train_teacher(
+        Segmenter((8, 8, 8, 8), 1), data, spec, 0, lambda s, m: steps_run.append(s), checkpointer=checkpoints
+    )
     assert steps_run == [4, 5]
     for a, b in zip(straight.state_dict().values(), resumed.state_dict().values(), strict=True):
         assert torch.equal(a, b)

@@ -88,8 +88,14 @@ def fit(
             on_step(step, {"loss": loss.item(), **metrics})
         last = step == spec.steps - 1
         if checkpointer and spec.checkpoint_every and (step + 1) % spec.checkpoint_every == 0 and not last:
-            checkpointer.save({"step": step, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                               "scheduler": scheduler.state_dict()})  # fmt: skip
+            checkpointer.save(
+                {
+                    "step": step,
+                    "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict(),
+                }
+            )
     return model
 
 

@@ -1,0 +1,1 @@
+"""mike-bench: the CLI, the Sacred stages, the MongoDB run store, and the suite executor."""

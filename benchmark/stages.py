@@ -1,0 +1,179 @@
+"""The MIKE stages as run bodies: dataset build, teacher, transfer (MIKE), baseline, downstream evaluation.
+
+Each takes its run's config (the dict stored by Sacred) and a RunContext, and returns a flat result dict.
+Models come back from the store's GridFS, never from another process's memory; within one process the
+Workspace keeps what was already loaded (datasets, teachers, embeddings) so it is not loaded twice.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from benchmark.runs import RunContext
+from benchmark.store import RunStore
+from mike.data.synthetic_coco import SyntheticCocoConfig, generate_synthetic_coco
+from mike.data.tasks import get_task
+from mike.data.tri_class import TriClassConfig, TriClassData, build_tri_class, coco_paths, load_coco
+from mike.metrics import normalised_iou
+from mike.models.autoencoder import Autoencoder
+from mike.models.segmenter import Segmenter
+from mike.schedules import make_schedule
+from mike.training.downstream import embed, train_decoder
+from mike.training.loop import TrainSpec
+from mike.training.teacher import evaluate_segmenter, train_teacher
+from mike.training.transfer import QuerySet, train_mike, train_pixelwise
+
+TRAIN_SPLIT, TEST_SPLIT = "train2017", "val2017"
+
+
+@dataclass
+class Workspace:
+    """Per-process caches and settings shared by the stages of one command."""
+
+    store: RunStore
+    cache_dir: Path
+    device: str
+    datasets: dict = field(default_factory=dict)
+    cocos: dict = field(default_factory=dict)
+    models: dict = field(default_factory=dict)
+    embeddings: dict = field(default_factory=dict)
+
+    def coco_root(self, data: dict) -> Path:
+        if data["coco_root"] is not None:
+            return Path(data["coco_root"])
+        return generate_synthetic_coco(SyntheticCocoConfig(**_tuples(data["synthetic"])), self.cache_dir)
+
+    def dataset(self, data: dict, task: str, split: str) -> TriClassData:
+        root = self.coco_root(data)
+        key = (str(root), task, split, str(data["tri_class"]))
+        if key not in self.datasets:
+            if (str(root), split) not in self.cocos:
+                self.cocos[str(root), split] = load_coco(coco_paths(root, split)[0])
+            cfg = TriClassConfig(**_tuples(data["tri_class"]))
+            coco = self.cocos[str(root), split]
+            self.datasets[key] = build_tri_class(root, get_task(task), split, cfg, self.cache_dir, coco)
+        return self.datasets[key]
+
+    def model(self, run: dict, build) -> torch.nn.Module:
+        """The final model of a COMPLETED run, from its GridFS artifact (cached per process)."""
+        key = run["meta"]["config_hash"]
+        if key not in self.models:
+            payload = torch.load(io.BytesIO(self.store.artifact(run, "model.pt")), weights_only=True)
+            model = build(run["config"])
+            model.load_state_dict(payload["state_dict"])
+            self.models[key] = model
+        return self.models[key]
+
+    def forget_embeddings(self) -> None:
+        self.embeddings.clear()
+
+
+def _tuples(d: dict) -> dict:
+    """Sacred stores tuples as lists; dataclass configs want them back as tuples."""
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
+
+
+def spec_of(train: dict) -> TrainSpec:
+    return TrainSpec(**train)
+
+
+def build_segmenter(config: dict) -> Segmenter:
+    return Segmenter(tuple(config["model"]["widths"]), config["model"]["expand"])
+
+
+def build_autoencoder(config: dict) -> Autoencoder:
+    return Autoencoder(tuple(config["model"]["widths"]), config["model"]["expand"])
+
+
+def dataset_stage(ws: Workspace, config: dict, ctx: RunContext, deps: list[dict]) -> dict:
+    data = ws.dataset(config["data"], config["task"], config["split"])
+    positives = data.masks.float().mean(dim=(0, 2, 3)).tolist()
+    return {"size": len(data), "positive_fraction": positives, "coco_root": str(ws.coco_root(config["data"]))}
+
+
+def teacher_stage(ws: Workspace, config: dict, ctx: RunContext, deps: list[dict]) -> dict:
+    """deps: the dataset runs (built already; recorded for provenance)."""
+    train = ws.dataset(config["data"], config["task"], TRAIN_SPLIT)
+    test = ws.dataset(config["data"], config["task"], TEST_SPLIT)
+    torch.manual_seed(config["seed"])
+    model = build_segmenter(config)
+    train_teacher(model, train, spec_of(config["train"]), config["seed"], ctx.log, ws.device, ctx)
+    test_iou = evaluate_segmenter(model, test.images, test.masks, device=ws.device)
+    ctx.add_artifact("model.pt", {"config": config["model"], "state_dict": model.cpu().state_dict()})
+    return {"iou": test_iou, "train_size": len(train), "test_size": len(test)}
+
+
+def _query(ws: Workspace, config: dict) -> QuerySet:
+    return QuerySet.from_tasks([ws.dataset(config["data"], t, TRAIN_SPLIT) for t in config["tasks"]])
+
+
+def transfer_stage(ws: Workspace, config: dict, ctx: RunContext, teacher_runs: list[dict]) -> dict:
+    """deps: the COMPLETED teacher runs, in the order of config['tasks']."""
+    teachers = [ws.model(run, build_segmenter) for run in teacher_runs]
+    query = _query(ws, config)
+    spec = spec_of(config["train"])
+    schedule = make_schedule(
+        config["schedule"], [len(t.layer_names) for t in teachers], spec.steps, spec.warmup_steps
+    )
+    tasks = config["tasks"]
+
+    def log(step, metrics):  # name layer losses by teacher task: 'layer/BTS/L01_stem'
+        named = {}
+        for key, value in metrics.items():
+            if key.startswith("t") and "/" in key:
+                index, layer = key[1:].split("/", 1)
+                key = f"layer/{tasks[int(index)]}/{layer}"
+            named[key] = value
+        ctx.log(step, named)
+
+    torch.manual_seed(config["seed"])
+    ae = build_autoencoder(config)
+    train_mike(ae, teachers, query, spec, schedule, config["seed"], config["routing"], log, ws.device, ctx)
+    ctx.add_artifact("model.pt", {"config": config["model"], "state_dict": ae.cpu().state_dict()})
+    return {"query_size": len(query)}
+
+
+def baseline_stage(ws: Workspace, config: dict, ctx: RunContext, deps: list[dict]) -> dict:
+    query = _query(ws, config)
+    torch.manual_seed(config["seed"])
+    ae = build_autoencoder(config)
+    train_pixelwise(ae, query.images, spec_of(config["train"]), config["seed"], ctx.log, ws.device, ctx)
+    ctx.add_artifact("model.pt", {"config": config["model"], "state_dict": ae.cpu().state_dict()})
+    return {"query_size": len(query)}
+
+
+def downstream_stage(ws: Workspace, config: dict, ctx: RunContext, deps: list[dict]) -> dict:
+    """Frozen encoder, fresh decoder trained to output the task's masks; IoU / the teacher's IoU.
+
+    deps: [the encoder's run (transfer or baseline), the task's teacher run].
+    """
+    encoder_run, teacher_run = deps
+    ae = ws.model(encoder_run, build_autoencoder)
+    embeddings = {}
+    for split in (TRAIN_SPLIT, TEST_SPLIT):
+        key = (encoder_run["meta"]["config_hash"], config["task"], split)
+        if key not in ws.embeddings:  # once per encoder and dataset, not once per epoch
+            ws.embeddings[key] = embed(
+                ae.encoder, ws.dataset(config["data"], config["task"], split).images, device=ws.device
+            )
+        embeddings[split] = ws.embeddings[key]
+    train = ws.dataset(config["data"], config["task"], TRAIN_SPLIT)
+    test = ws.dataset(config["data"], config["task"], TEST_SPLIT)
+    torch.manual_seed(config["seed"])
+    decoder = ae.fresh_decoder(out_channels=train.masks.shape[1])
+    train_decoder(
+        decoder,
+        embeddings[TRAIN_SPLIT],
+        train.masks,
+        spec_of(config["train"]),
+        config["seed"],
+        ctx.log,
+        ws.device,
+    )
+    value = evaluate_segmenter(decoder, embeddings[TEST_SPLIT], test.masks, device=ws.device)
+    teacher_iou = teacher_run["result"]["iou"]
+    return {"iou": value, "teacher_iou": teacher_iou, "normalised_iou": normalised_iou(value, teacher_iou)}

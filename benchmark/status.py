@@ -1,0 +1,48 @@
+"""`mike-bench status`: what the store holds, by stage and status, and what each suite still needs."""
+
+from __future__ import annotations
+
+from benchmark.store import RunStore
+from mike.profiles import get_profile
+from suites.mike_suites import SUITES
+
+
+def print_status(store: RunStore, profile_name: str | None) -> None:
+    counts = list(
+        store.db.runs.aggregate(
+            [
+                {
+                    "$group": {
+                        "_id": {"stage": "$config.stage", "profile": "$config.profile", "status": "$status"},
+                        "n": {"$sum": 1},
+                    }
+                },
+            ]
+        )
+    )
+    print(f"store: {store.url}")
+    if not counts:
+        print("no runs stored yet; start with: mike-bench suite single --profile smoke")
+        return
+    print(f"{'profile':8s} {'stage':11s} {'status':12s} {'runs':>6s}")
+    for row in sorted(counts, key=lambda r: tuple(str(v) for v in r["_id"].values())):
+        key = row["_id"]
+        print(
+            f"{key.get('profile', '?')!s:8s} {key.get('stage', '?')!s:11s} {key.get('status', '?')!s:12s} "
+            f"{row['n']:6d}"
+        )
+    running = list(store.db.runs.find({"status": "RUNNING"}, {"heartbeat": 1, "status": 1, "info.label": 1}))
+    for run in running:
+        state = "stale heartbeat: its process died; it will be redone" if store.is_stale(run) else "live"
+        print(f"RUNNING {run['_id']} {run.get('info', {}).get('label', '')}: {state}")
+    done = store.completed_hashes()
+    profiles = [profile_name] if profile_name else sorted(store.db.runs.distinct("config.profile"))
+    for name in profiles:
+        seeds = store.db.runs.distinct("config.seed", {"config.profile": name}) or [0]
+        profile = get_profile(name)
+        print(f"suites, profile {name} (default config, seeds {min(seeds)}..{max(seeds)}):")
+        for suite, build in SUITES.items():
+            plan = build(profile, list(range(max(seeds) + 1)), None)
+            have = sum(p.spec.hash in done for p in plan)
+            state = "complete" if have == len(plan) else f"{len(plan) - have} left to do"
+            print(f"  {suite:12s} {have:4d}/{len(plan):<4d} COMPLETED  {state}")

@@ -1,0 +1,128 @@
+"""The run store: any MongoDB (MONGO_URL), or an embedded MongoDB-protocol server (SecantusDB).
+
+Sacred's MongoObserver writes runs to `runs`, metrics to `metrics` and artifacts to GridFS (`fs`); this
+module reads them back for reuse, resumption and status.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+import re
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import gridfs
+import pymongo
+from pymongo.errors import PyMongoError
+
+DB_NAME = "mike_bench"
+STALE_AFTER = dt.timedelta(seconds=60)  # Sacred beats every 10 s; a RUNNING run this quiet is dead
+_CREDENTIALS = re.compile(r"(?<=://)[^/@]+@")
+
+
+class StoreError(RuntimeError):
+    """The run store cannot be reached or used; the message says which and where (credentials hidden)."""
+
+
+def redact(url: str) -> str:
+    """The URL with any user:password removed, for logs, run documents and reports."""
+    return _CREDENTIALS.sub("***@", url)
+
+
+def connect(url: str, timeout_s: float = 5.0) -> pymongo.MongoClient:
+    """A client that answered a ping within timeout_s, or a StoreError naming the (redacted) URL."""
+    try:
+        client = pymongo.MongoClient(
+            url, serverSelectionTimeoutMS=int(timeout_s * 1000), connectTimeoutMS=int(timeout_s * 1000)
+        )
+        client.admin.command("ping")
+    except (PyMongoError, ValueError) as exc:
+        reason = str(exc).split(",")[0].split("\n")[0][:160]
+        raise StoreError(f"MongoDB not reachable at {redact(url)}: {reason}") from None
+    return client
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def embedded_server(data_dir: Path) -> Iterator[str]:
+    """Start SecantusDB on 127.0.0.1 (a free port) with its data in data_dir; yield its URL; stop on exit."""
+    from secantus import SecantusDBServer  # imported only when the embedded server is used
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        server = SecantusDBServer(storage_path=str(data_dir), host="127.0.0.1", port=_free_port())
+        server.start()
+    except Exception as exc:  # a locked or corrupt store, say: one line, not a traceback
+        raise StoreError(f"embedded MongoDB server could not start on {data_dir}: {exc}") from None
+    try:
+        yield server.uri
+    finally:
+        server.stop()
+
+
+@dataclass
+class RunStore:
+    """Queries over Sacred's collections."""
+
+    client: pymongo.MongoClient
+    url: str  # redacted
+
+    @property
+    def db(self):
+        return self.client[DB_NAME]
+
+    @property
+    def fs(self) -> gridfs.GridFS:
+        return gridfs.GridFS(self.db)
+
+    def completed(self, config_hash: str) -> dict | None:
+        return self.db.runs.find_one(
+            {"meta.config_hash": config_hash, "status": "COMPLETED"}, sort=[("_id", 1)]
+        )
+
+    def unfinished(self, config_hash: str) -> list[dict]:
+        """Earlier attempts at this config that did not complete, newest first."""
+        return list(
+            self.db.runs.find(
+                {"meta.config_hash": config_hash, "status": {"$ne": "COMPLETED"}},
+                {"artifacts": 1, "status": 1, "heartbeat": 1, "meta": 1},
+            ).sort("_id", -1)
+        )
+
+    def artifact(self, run: dict, name: str) -> bytes | None:
+        """The newest artifact of that name in the run (checkpoints are added again and again)."""
+        matches = [a for a in run.get("artifacts", []) if a["name"] == name]
+        return self.fs.get(matches[-1]["file_id"]).read() if matches else None
+
+    def completed_hashes(self) -> set[str]:
+        return set(self.db.runs.distinct("meta.config_hash", {"status": "COMPLETED"}))
+
+    def is_stale(self, run: dict, now: dt.datetime | None = None) -> bool:
+        """A RUNNING run whose process is gone: a dead pid on this host, or a heartbeat silent too long."""
+        if run.get("status") != "RUNNING":
+            return False
+        meta = run.get("meta", {})
+        if meta.get("hostname") == socket.gethostname() and meta.get("pid") and not _alive(meta["pid"]):
+            return True
+        now = now or dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        beat = run.get("heartbeat")
+        return beat is None or now - beat > STALE_AFTER
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,0 +1,1 @@
+"""Suite definitions: which runs reproduce which figure of the papers."""

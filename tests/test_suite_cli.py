@@ -1,0 +1,158 @@
+"""End to end: the real `mike-bench` CLI in subprocesses, against real MongoDB-protocol servers."""
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import pymongo
+import pytest
+from secantus import SecantusDBServer
+
+from benchmark.store import DB_NAME
+
+SINGLE_RUNS = 22 + 11 + 11 + 11 + 22 * 11  # datasets, teachers, MIKE, baselines, downstream
+
+
+def mike_bench(*args, cwd, env=None, timeout=900):
+    return subprocess.run(
+        [sys.executable, "-m", "benchmark.cli", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def start(*args, cwd):
+    return subprocess.Popen(
+        [sys.executable, "-m", "benchmark.cli", *args],
+        cwd=cwd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
+@pytest.fixture(scope="module")
+def smoke_store(tmp_path_factory):
+    """A working folder in which `suite single --profile smoke` has run once, on the embedded server."""
+    cwd = tmp_path_factory.mktemp("single")
+    first = mike_bench("suite", "single", "--profile", "smoke", cwd=cwd)
+    assert first.returncode == 0, first.stderr[-3000:]
+    return cwd, first
+
+
+def test_single_smoke_completes_every_run(smoke_store):
+    cwd, first = smoke_store
+    assert f"{SINGLE_RUNS} runs, {SINGLE_RUNS} trained, 0 reused" in first.stdout
+    status = mike_bench("status", cwd=cwd)
+    assert status.returncode == 0, status.stderr
+    assert re.search(rf"single\s+{SINGLE_RUNS}/{SINGLE_RUNS}\s+COMPLETED\s+complete", status.stdout)
+    assert "FAILED" not in status.stdout and "RUNNING" not in status.stdout
+    assert re.search(r"smoke\s+downstream\s+COMPLETED\s+242", status.stdout)
+
+
+def test_second_run_reuses_everything(smoke_store):
+    cwd, _ = smoke_store
+    again = mike_bench("suite", "single", "--profile", "smoke", cwd=cwd)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert f"{SINGLE_RUNS} runs, 0 trained, {SINGLE_RUNS} reused" in again.stdout
+
+
+@pytest.fixture
+def mongo(tmp_path):
+    with SecantusDBServer(storage_path=str(tmp_path / "db"), host="127.0.0.1", port=0) as server:
+        yield server.uri
+
+
+def wait_for(condition, timeout, what):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if condition():
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_sigkill_mid_training_then_resume_without_duplicates(tmp_path, mongo):
+    args = (
+        "suite",
+        "progressive",
+        "--profile",
+        "smoke",
+        "--mongo-url",
+        mongo,
+        "with",
+        "transfer.steps=300",
+        "transfer.checkpoint_every=10",
+    )
+    runs = pymongo.MongoClient(mongo)[DB_NAME].runs
+    proc = start(*args, cwd=tmp_path)
+    try:
+
+        def transfer_checkpointed():
+            doc = runs.find_one({"config.stage": "transfer", "status": "RUNNING"}, {"artifacts": 1})
+            return doc is not None and any(a["name"] == "checkpoint.pt" for a in doc.get("artifacts", []))
+
+        wait_for(transfer_checkpointed, 300, "a checkpoint of the first transfer run")
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    before = {d["_id"]: d["meta"]["config_hash"] for d in runs.find({"status": "COMPLETED"}, {"meta": 1})}
+    killed = runs.find_one({"status": "RUNNING"})
+    assert before and killed is not None  # the teacher was done; the transfer died mid-run
+
+    again = mike_bench(*args, cwd=tmp_path)
+    assert again.returncode == 0, again.stderr[-2000:]
+    completed = list(runs.find({"status": "COMPLETED"}, {"meta": 1, "info": 1}))
+    hashes = [d["meta"]["config_hash"] for d in completed]
+    assert len(hashes) == len(set(hashes))  # no config has two COMPLETED runs
+    assert all(runs.find_one({"_id": i})["status"] == "COMPLETED" for i in before)  # none lost
+    resumed = [d for d in completed if d["info"].get("resumed_from") == str(killed["_id"])]
+    assert len(resumed) == 1 and resumed[0]["meta"]["config_hash"] == killed["meta"]["config_hash"]
+
+
+def test_sigkill_with_embedded_server_then_finish(tmp_path):
+    proc = start("suite", "single", "--profile", "smoke", cwd=tmp_path)
+    time.sleep(45)  # mid-suite: imports and the first runs take longer than this
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    again = mike_bench("suite", "single", "--profile", "smoke", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr[-2000:]
+    match = re.search(r"(\d+) runs, (\d+) trained, (\d+) reused", again.stdout)
+    assert match and int(match[1]) == SINGLE_RUNS and int(match[3]) > 0  # earlier COMPLETED runs were kept
+    status = mike_bench("status", cwd=tmp_path)
+    assert re.search(rf"single\s+{SINGLE_RUNS}/{SINGLE_RUNS}\s+COMPLETED", status.stdout), status.stdout
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (["with", "teacher.stepz=3"], "unknown config key 'teacher.stepz'"),
+        (["with", "teacher.steps='many'"], "teacher.steps: expected int"),
+        (["teacher.steps=3"], "overrides go after 'with'"),
+    ],
+)
+def test_bad_overrides_are_refused_before_anything_runs(tmp_path, overrides, message):
+    result = mike_bench("suite", "single", "--profile", "smoke", *overrides, cwd=tmp_path)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], result.stderr
+    assert not (tmp_path / ".mike-bench").exists()  # nothing started, nothing written
+
+
+def test_unreachable_mongo_url_is_a_quick_clear_error(tmp_path):
+    started = time.time()
+    url = "mongodb://alice:s3cret@127.0.0.1:1/"
+    result = mike_bench("suite", "single", "--profile", "smoke", cwd=tmp_path, env={"MONGO_URL": url})
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "MongoDB not reachable at mongodb://***@127.0.0.1:1/" in lines[0], (
+        result.stderr
+    )
+    assert "s3cret" not in result.stderr + result.stdout
+    assert time.time() - started < 60

@@ -43,16 +43,25 @@ class _ProgressContext:
         self._bar.refresh()
 
 
+def _estimate(remaining: dict[str, int], seconds: dict[str, float], counts: dict[str, int]) -> float:
+    """Seconds left: each stage's remaining runs at that stage's mean so far (else the overall mean)."""
+    overall = sum(seconds.values()) / max(sum(counts.values()), 1)
+    return sum(n * (seconds[st] / counts[st] if counts.get(st) else overall) for st, n in remaining.items())
+
+
 def run_plan(
     plan: list[Planned], ws: Workspace, mongo_url: str, extra_info: dict, out=sys.stderr
 ) -> SuiteSummary:
     store = ws.store
     completed = store.completed_hashes()
-    to_train = sum(p.spec.hash not in completed for p in plan)
+    remaining = {}  # stage -> runs still to train, for a per-stage time estimate
+    for p in plan:
+        if p.spec.hash not in completed:
+            remaining[p.spec.stage] = remaining.get(p.spec.stage, 0) + 1
     docs: dict[str, dict] = {}
     started = time.time()
-    trained_seconds: list[float] = []
     by_stage: dict[str, float] = {}
+    count_by_stage: dict[str, int] = {}
     reused = trained = 0
     last_encoder = None
     for k, planned in enumerate(plan, 1):
@@ -94,9 +103,10 @@ def run_plan(
         seconds = time.time() - run_started
         docs[spec.hash] = doc
         trained += 1
-        trained_seconds.append(seconds)
         by_stage[spec.stage] = by_stage.get(spec.stage, 0.0) + seconds
-        left = (to_train - trained) * (sum(trained_seconds) / len(trained_seconds))
+        remaining[spec.stage] -= 1
+        count_by_stage[spec.stage] = count_by_stage.get(spec.stage, 0) + 1
+        left = _estimate(remaining, by_stage, count_by_stage)
         print(
             f"{prefix} trained {spec.label} in {seconds:.1f}s (elapsed {_clock(time.time() - started)}, "
             f"~{_clock(left)} left)",

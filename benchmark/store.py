@@ -46,6 +46,19 @@ def connect(url: str, timeout_s: float = 5.0) -> pymongo.MongoClient:
     return client
 
 
+@contextlib.contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """Silence writes to file descriptor 2 (C libraries too) for the duration of the block."""
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -59,9 +72,15 @@ def embedded_server(data_dir: Path) -> Iterator[str]:
 
     data_dir.mkdir(parents=True, exist_ok=True)
     try:
-        server = SecantusDBServer(storage_path=str(data_dir), host="127.0.0.1", port=_free_port())
-        server.start()
-    except Exception as exc:  # a locked or corrupt store, say: one line, not a traceback
+        with _quiet_stderr():  # WiredTiger writes its own lines to fd 2 when the store is locked
+            server = SecantusDBServer(storage_path=str(data_dir), host="127.0.0.1", port=_free_port())
+            server.start()
+    except Exception as exc:
+        if "busy" in str(exc).lower() or "lock" in str(exc).lower():
+            raise StoreError(
+                f"the embedded database {data_dir} is in use by another mike-bench command; "
+                "wait for it, or share a server through MONGO_URL"
+            ) from None
         raise StoreError(f"embedded MongoDB server could not start on {data_dir}: {exc}") from None
     try:
         yield server.uri

@@ -118,7 +118,14 @@ def test_sigkill_mid_training_then_resume_without_duplicates(tmp_path, mongo):
 
 def test_sigkill_with_embedded_server_then_finish(tmp_path):
     proc = start("suite", "single", "--profile", "smoke", cwd=tmp_path)
-    time.sleep(45)  # mid-suite: imports and the first runs take longer than this
+    time.sleep(25)
+    busy = mike_bench("status", cwd=tmp_path)  # the embedded store is locked by the running suite
+    assert busy.returncode == 2
+    assert busy.stderr.strip().splitlines() == [
+        f"mike-bench: error: the embedded database {os.path.join('.mike-bench', 'db')} is in use by another "
+        "mike-bench command; wait for it, or share a server through MONGO_URL"
+    ]
+    time.sleep(10)  # mid-suite: imports and the first runs take longer than all this
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     again = mike_bench("suite", "single", "--profile", "smoke", cwd=tmp_path)

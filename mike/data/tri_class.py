@@ -57,12 +57,6 @@ class TriClassData:
     def __len__(self) -> int:
         return self.images.shape[0]
 
-    def float_images(self) -> torch.Tensor:
-        return self.images.float().div_(255.0)
-
-    def float_masks(self) -> torch.Tensor:
-        return self.masks.float()
-
 
 def coco_paths(root: Path, split: str) -> tuple[Path, Path]:
     """The annotation file and image folder of a COCO 2017-style root, checked to exist."""

@@ -58,10 +58,5 @@ def build_layer(spec: LayerSpec, activation: bool = True) -> nn.Module:
     return block
 
 
-def count_layers(specs: list[LayerSpec]) -> dict[str, int]:
-    counts = {"conv_layers": len(specs), "mbconv_blocks": sum(s.kind == "mbconv" for s in specs)}
-    return counts
-
-
 def shapes_of(features: list[torch.Tensor], names: list[str]) -> list[LayerInfo]:
     return [LayerInfo(n, tuple(f.shape[1:])) for n, f in zip(names, features, strict=True)]

@@ -8,7 +8,6 @@ mike-bench status
 from __future__ import annotations
 
 import argparse
-import ast
 import contextlib
 import os
 import sys
@@ -20,7 +19,7 @@ SUITE_NAMES = ("single", "three", "eleven", "progressive", "all")
 
 def parse_with(tokens: list[str]) -> dict[str, object]:
     """Sacred-style overrides: `with key=value ...`, values as Python literals (else plain strings)."""
-    from mike.profiles import ConfigError
+    from mike.profiles import ConfigError, parse_override
 
     if not tokens:
         return {}
@@ -28,16 +27,7 @@ def parse_with(tokens: list[str]) -> dict[str, object]:
         raise ConfigError(
             f"unexpected argument {tokens[0]!r}; overrides go after 'with', e.g. with teacher.steps=10"
         )
-    overrides = {}
-    for token in tokens[1:]:
-        if "=" not in token:
-            raise ConfigError(f"override {token!r} is not key=value")
-        key, raw = token.split("=", 1)
-        try:
-            overrides[key.strip()] = ast.literal_eval(raw)
-        except (ValueError, SyntaxError):
-            overrides[key.strip()] = raw
-    return overrides
+    return dict(parse_override(token) for token in tokens[1:])
 
 
 def _common(parser: argparse.ArgumentParser) -> None:

@@ -91,7 +91,6 @@ class RunContext:
         self._run = sacred_run
         self._store = store
         self._previous = previous  # unfinished attempts at the same config, newest first
-        self._scratch = Path(tempfile.mkdtemp(prefix="mike-bench-"))
         self.resumed_from: str | None = None
 
     def log(self, step: int, metrics: dict[str, float]) -> None:
@@ -99,9 +98,11 @@ class RunContext:
             self._run.log_scalar(name, value, step)
 
     def add_artifact(self, name: str, payload: dict) -> None:
-        path = self._scratch / name
-        torch.save(payload, path)
-        self._run.add_artifact(str(path), name=name, content_type="application/octet-stream")
+        # Sacred's MongoObserver copies the file into GridFS inside add_artifact, so it can go at once.
+        with tempfile.TemporaryDirectory(prefix="mike-bench-") as scratch:
+            path = Path(scratch) / name
+            torch.save(payload, path)
+            self._run.add_artifact(str(path), name=name, content_type="application/octet-stream")
 
     # The Checkpointer protocol of mike.training.loop:
     def load(self) -> dict | None:

@@ -20,24 +20,13 @@ from mike.data.tasks import TASK_CODES, get_task
 from mike.data.tri_class import DatasetError, build_tri_class, coco_paths, load_coco
 from mike.models.autoencoder import Autoencoder
 from mike.models.segmenter import Segmenter
-from mike.profiles import ConfigError, Profile, get_profile
+from mike.profiles import ConfigError, Profile, get_profile, parse_override
 from mike.schedules import make_schedule
 from mike.training.downstream import downstream_iou
 from mike.training.teacher import evaluate_segmenter, train_teacher
 from mike.training.transfer import QuerySet, train_mike, train_pixelwise
 
 TRAIN_SPLIT, TEST_SPLIT = "train2017", "val2017"
-
-
-def parse_override(text: str) -> tuple[str, object]:
-    if "=" not in text:
-        raise ConfigError(f"override {text!r} is not key=value")
-    key, raw = text.split("=", 1)
-    try:
-        value = json.loads(raw)
-    except ValueError:
-        value = raw
-    return key.strip(), value
 
 
 def build_datasets(profile: Profile, tasks: list[str], coco_root: Path | None, cache: Path, log):

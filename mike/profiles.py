@@ -11,6 +11,7 @@ pointwise encoder giving 2×8×8; mirrored decoder; 64×64 input): only widths a
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import typing
 from dataclasses import dataclass, field, replace
@@ -55,6 +56,17 @@ class Profile:
         for key, value in overrides.items():
             profile = _override(profile, key.split("."), value, key)
         return profile
+
+
+def parse_override(text: str) -> tuple[str, object]:
+    """`key=value` with the value read as a Python literal (as Sacred does), else kept as a string."""
+    if "=" not in text:
+        raise ConfigError(f"override {text!r} is not key=value")
+    key, raw = text.split("=", 1)
+    try:
+        return key.strip(), ast.literal_eval(raw)
+    except (ValueError, SyntaxError):
+        return key.strip(), raw
 
 
 def _coerce(value: object, hint: object, key: str) -> object:

@@ -2,6 +2,7 @@
 
 mike-bench suite single --profile small             # Figure 3 (embedded MongoDB server)
 mike-bench suite three --seeds 3 with teacher.steps=400
+mike-bench suite losses --svhn-root /data/svhn      # feature-prediction paper, Figures 6–8
 mike-bench status
 """
 
@@ -14,7 +15,7 @@ import sys
 import warnings
 from pathlib import Path
 
-SUITE_NAMES = ("single", "three", "eleven", "progressive", "all")
+SUITE_NAMES = ("single", "three", "eleven", "progressive", "losses", "all")
 
 
 def parse_with(tokens: list[str]) -> dict[str, object]:
@@ -58,6 +59,14 @@ def build_parser() -> argparse.ArgumentParser:
     suite.add_argument(
         "--coco-root", type=Path, default=None, help="a real COCO 2017 root (default: synthetic)"
     )
+    suite.add_argument(
+        "--alexnet-weights",
+        type=Path,
+        default=None,
+        help="ImageNet AlexNet weights for `losses` (default: the torch hub cache, else a substitute)",
+    )
+    suite.add_argument("--svhn-root", type=Path, default=None, help="folder with SVHN's *_32x32.mat files")
+    suite.add_argument("--stl10-root", type=Path, default=None, help="folder holding stl10_binary/")
     suite.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     suite.add_argument("overrides", nargs="*", help="with key=value ... (profile overrides)")
     _common(suite)
@@ -89,15 +98,15 @@ def cmd_suite(args) -> int:
     from benchmark.executor import run_plan
     from benchmark.stages import Workspace
     from mike.profiles import get_profile
-    from suites.mike_suites import SUITES, all_suites
+    from suites.registry import SuitePaths, build_plan
 
     profile = get_profile(args.profile).with_overrides(parse_with(args.overrides))
     if args.seeds < 1:
         from mike.profiles import ConfigError
 
         raise ConfigError(f"--seeds must be at least 1, got {args.seeds}")
-    build = all_suites if args.name == "all" else SUITES[args.name]
-    plan = build(profile, list(range(args.seeds)), args.coco_root)
+    paths = SuitePaths(args.coco_root, args.alexnet_weights, args.svhn_root, args.stl10_root)
+    plan = build_plan(args.name, profile, list(range(args.seeds)), paths)
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     with open_store(args) as (store, url):
         ws = Workspace(store, args.workdir / "cache", device)
@@ -135,11 +144,12 @@ def main(argv: list[str] | None = None) -> int:
     from benchmark.runs import RunBusyError
     from benchmark.store import StoreError
     from mike.data.tri_class import DatasetError
+    from mike.featpred.loss_network import LossNetworkError
     from mike.profiles import ConfigError
 
     try:
         return cmd_suite(args) if args.command == "suite" else cmd_status(args)
-    except (ConfigError, DatasetError, StoreError, RunBusyError) as exc:
+    except (ConfigError, DatasetError, StoreError, RunBusyError, LossNetworkError) as exc:
         print(f"mike-bench: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from benchmark.store import RunStore
 from mike.profiles import get_profile
-from suites.mike_suites import SUITES
+from suites.registry import SUITE_NAMES, SuitePaths, build_plan
 
 
 def print_status(store: RunStore, profile_name: str | None) -> None:
@@ -41,8 +41,8 @@ def print_status(store: RunStore, profile_name: str | None) -> None:
         seeds = store.db.runs.distinct("config.seed", {"config.profile": name}) or [0]
         profile = get_profile(name)
         print(f"suites, profile {name} (default config, seeds {min(seeds)}..{max(seeds)}):")
-        for suite, build in SUITES.items():
-            plan = build(profile, list(range(max(seeds) + 1)), None)
+        for suite in SUITE_NAMES:  # with default paths: synthetic COCO, LunarLander only
+            plan = build_plan(suite, profile, list(range(max(seeds) + 1)), SuitePaths())
             have = sum(p.spec.hash in done for p in plan)
             state = "complete" if have == len(plan) else f"{len(plan) - have} left to do"
             print(f"  {suite:12s} {have:4d}/{len(plan):<4d} COMPLETED  {state}")

@@ -16,8 +16,11 @@ import dataclasses
 import typing
 from dataclasses import dataclass, field, replace
 
+from mike.data.lunar_lander import LunarLanderConfig
 from mike.data.synthetic_coco import SyntheticCocoConfig
 from mike.data.tri_class import TriClassConfig
+from mike.featpred.substitute import SubstituteConfig
+from mike.training.epochs import EpochSpec
 from mike.training.loop import TrainSpec
 
 
@@ -28,6 +31,21 @@ class SuiteOptions:
     # Figure 4's three teachers are marked only by green borders in Figure 2; this choice is ours.
     three_tasks: tuple[str, str, str] = ("PHB", "DCH", "CTB")
     progressive_task: str = "BTS"  # Figures 5–6 use the bench/traffic-light/stop-sign teacher
+
+
+@dataclass(frozen=True)
+class LossesOptions:
+    """The feature-prediction paper's `losses` suite (its Section VI; the original code's defaults)."""
+
+    lunar: LunarLanderConfig = LunarLanderConfig()  # rollouts × steps per collection
+    z_values: tuple[int, int, int] = (64, 128, 256)
+    gamma: float = 0.0  # weight of the KL term; > 0 makes the coders variational (the paper reports none)
+    autoencoder: EpochSpec = EpochSpec(max_epochs=50, patience=10, batch_size=512, checkpoint_every=5)
+    probe: EpochSpec = EpochSpec(max_epochs=500, patience=25, batch_size=512)
+    # SVHN / STL-10: at most this many images for autoencoder, probe training, probe test (0: all)
+    photo_limits: tuple[int, int, int] = (0, 0, 0)
+    substitute: SubstituteConfig = SubstituteConfig()  # the loss network when ImageNet AlexNet is absent
+    keep_models: bool = False  # store each trained coder in GridFS (a feature encoder is ~80 MB)
 
 
 class ConfigError(ValueError):
@@ -48,6 +66,7 @@ class Profile:
     baseline: TrainSpec  # pixel-wise autoencoder
     downstream: TrainSpec  # decoder retrained as a segmenter on frozen embeddings
     suites: SuiteOptions = SuiteOptions()
+    losses: LossesOptions = LossesOptions()
     reduced: dict[str, str] = field(default_factory=dict)  # what differs from the paper, for the report
 
     def with_overrides(self, overrides: dict[str, object]) -> Profile:
@@ -113,6 +132,15 @@ SMOKE = Profile(
     transfer=TrainSpec(steps=4, batch_size=16, warmup_steps=1),
     baseline=TrainSpec(steps=4, batch_size=16),
     downstream=TrainSpec(steps=4, batch_size=16),
+    losses=LossesOptions(
+        lunar=LunarLanderConfig(rollouts=2, steps=20),
+        autoencoder=EpochSpec(max_epochs=2, patience=1, batch_size=16),
+        probe=EpochSpec(max_epochs=3, patience=2, batch_size=16),
+        photo_limits=(64, 32, 32),
+        substitute=SubstituteConfig(
+            images_per_class=2, validation_per_class=1, train=TrainSpec(steps=3, batch_size=16)
+        ),
+    ),
     reduced={"scale": "smoke test only: a few steps on a few images; results are meaningless"},
 )
 
@@ -128,10 +156,22 @@ SMALL = Profile(
     transfer=TrainSpec(steps=300, batch_size=32, lr=2e-3, warmup_steps=30, checkpoint_every=100),
     baseline=TrainSpec(steps=300, batch_size=32, lr=2e-3, checkpoint_every=100),
     downstream=TrainSpec(steps=80, batch_size=32, lr=3e-3),
+    losses=LossesOptions(
+        lunar=LunarLanderConfig(rollouts=16, steps=100),
+        autoencoder=EpochSpec(max_epochs=6, patience=3, batch_size=64),
+        probe=EpochSpec(max_epochs=150, patience=25, batch_size=128),
+        photo_limits=(2000, 1000, 1000),
+        substitute=SubstituteConfig(
+            images_per_class=200, validation_per_class=20, train=TrainSpec(steps=800, batch_size=64, lr=2e-3)
+        ),
+    ),
     reduced={
         "widths": "layers about half to a third as wide as EfficientNet-B0",
         "data": "about 1,800 training crops per task (300 instances per class × 2 augmentations)",
         "steps": "300 teacher, 300 transfer, 300 baseline, 80 downstream batches of 32",
+        "losses data": "LunarLander: 16 rollouts × 100 steps per collection (the paper: 700 × 150)",
+        "losses training": "autoencoders at most 6 epochs, patience 3, batch 64 (the paper: 50, 10, 512); "
+        "probes at most 150 epochs, batch 128 (the paper: 500, batch 512)",
     },
 )
 
@@ -147,6 +187,11 @@ PAPER = Profile(
     transfer=TrainSpec(steps=20_000, batch_size=64, warmup_steps=500, checkpoint_every=1000),
     baseline=TrainSpec(steps=20_000, batch_size=64, checkpoint_every=1000),
     downstream=TrainSpec(steps=5_000, batch_size=64),
+    losses=LossesOptions(
+        substitute=SubstituteConfig(
+            images_per_class=1000, validation_per_class=50, train=TrainSpec(steps=5000, batch_size=128)
+        ),
+    ),
     reduced={},
 )
 

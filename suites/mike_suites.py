@@ -69,13 +69,3 @@ def progressive(profile: Profile, seeds: list[int], coco_root: Path | None) -> l
 
 
 SUITES = {"single": single, "three": three, "eleven": eleven, "progressive": progressive}
-
-
-def all_suites(profile: Profile, seeds: list[int], coco_root: Path | None) -> list[Planned]:
-    runs = [p for build in SUITES.values() for p in build(profile, seeds, coco_root)]
-    seen, unique = set(), []
-    for p in runs:
-        if p.spec.hash not in seen:
-            seen.add(p.spec.hash)
-            unique.append(p)
-    return unique

@@ -1,0 +1,160 @@
+"""The feature-prediction (`losses`) stages as run bodies: loss network, data collection, autoencoder, probes.
+
+The autoencoder run stores the embeddings of the probe collections (its encoder's mu) as a GridFS artifact;
+the probe run trains the seven probes from that artifact alone. Trained coders are kept only when
+`losses.keep_models` asks (a feature encoder is ~80 MB of weights).
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import torch
+
+from benchmark.runs import RunContext
+from benchmark.stages import Workspace, _tuples
+from mike.featpred.datasets import CLASSES, image_size, load_collection
+from mike.featpred.loss_network import LossNetwork, load_imagenet
+from mike.featpred.probes import train_probes
+from mike.featpred.procedures import ProcedureAutoencoder
+from mike.featpred.substitute import SubstituteConfig, train_substitute
+from mike.training.epochs import EpochSpec, fit_epochs
+from mike.training.loop import TrainSpec
+
+
+def _substitute_config(config: dict) -> SubstituteConfig:
+    sub = dict(config["substitute"])
+    return SubstituteConfig(**{**sub, "train": TrainSpec(**sub["train"])})
+
+
+def loss_network_stage(ws: Workspace, config: dict, ctx: RunContext, deps: list[dict]) -> dict:
+    """ImageNet AlexNet (recorded: path and digest) or the substitute (trained here, stored as lossnet.pt)."""
+    if config["source"] == "imagenet":
+        net = load_imagenet(Path(config["path"]))
+        return {"source": "imagenet", "path": config["path"], "feature_size": net.feature_size(64)}
+    net, accuracy = train_substitute(_substitute_config(config), ctx.log, ctx)
+    ctx.add_artifact("lossnet.pt", {"state_dict": net.trunk.state_dict()})
+    return {"source": "substitute", "validation_accuracy": accuracy, "feature_size": net.feature_size(64)}
+
+
+def loss_network_of(ws: Workspace, run: dict) -> LossNetwork:
+    key = run["meta"]["config_hash"]
+    if key not in ws.models:
+        if run["config"]["source"] == "imagenet":
+            net = load_imagenet(Path(run["config"]["path"]))
+        else:
+            payload = torch.load(io.BytesIO(ws.store.artifact(run, "lossnet.pt")), weights_only=True)
+            net = LossNetwork(_trunk(payload["state_dict"]), "substitute")
+        ws.models[key] = net.to(ws.device)
+    return ws.models[key]
+
+
+def _trunk(state: dict) -> torch.nn.Sequential:
+    from mike.featpred.loss_network import alexnet_trunk
+
+    trunk = alexnet_trunk()
+    trunk.load_state_dict(state)
+    return trunk
+
+
+def collection_stage(ws: Workspace, config: dict, ctx: RunContext, deps: list[dict]) -> dict:
+    data = load_collection(config["data"], config["collection"], ws.cache_dir)
+    result = {"size": len(data), "image_size": data.images.shape[-1]}
+    if data.labels is not None and data.labels.dtype.is_floating_point:
+        result["label_min"], result["label_max"] = (
+            data.labels.min(0).values.tolist(),
+            data.labels.max(0).values.tolist(),
+        )
+    return result
+
+
+def _floats(images: torch.Tensor, device: str) -> torch.Tensor:
+    return images.to(device).float().div_(255.0)
+
+
+@torch.no_grad()
+def _embed(
+    model: ProcedureAutoencoder, net: LossNetwork | None, images: torch.Tensor, device: str
+) -> torch.Tensor:
+    model.eval()
+    out = []
+    for s in range(0, len(images), 512):
+        x = _floats(images[s : s + 512], device)
+        y = net(x) if model.procedure.encoder == "F" else None
+        out.append(model.embed(x, y).cpu())
+    return torch.cat(out)
+
+
+def autoencoder_stage(ws: Workspace, config: dict, ctx: RunContext, deps: list[dict]) -> dict:
+    """One procedure at one z: train with early stopping, time every epoch, embed the probe collections.
+
+    deps: the loss-network run (absent for I-I-PW, which never uses it).
+    """
+    net = loss_network_of(ws, deps[0]) if deps else None
+    train = load_collection(config["data"], "autoencoder", ws.cache_dir)
+    size = image_size(config["data"])
+    feature_size = deps[0]["result"]["feature_size"] if deps else 0
+    if net is not None and size != 64:
+        feature_size = net.feature_size(size)
+    torch.manual_seed(config["seed"])
+    model = ProcedureAutoencoder(config["procedure"], size, config["z"], feature_size, config["gamma"]).to(
+        ws.device
+    )
+    images = train.images
+
+    def batch_loss(idx):
+        return model.loss(_floats(images[idx], ws.device), net)[0]
+
+    spec = EpochSpec(**_tuples(config["train"]))
+    history = fit_epochs(model, batch_loss, len(images), spec, config["seed"], ctx.log, ctx)
+    embeddings = {}
+    for collection in ("probe_train", "probe_test"):
+        data = load_collection(config["data"], collection, ws.cache_dir)
+        embeddings[collection] = {"x": _embed(model, net, data.images, ws.device), "labels": data.labels}
+    ctx.add_artifact("embeddings.pt", embeddings)
+    if config.get("keep_models"):
+        ctx.add_artifact("model.pt", {"state_dict": model.cpu().state_dict()})
+    n = len(history.wall_seconds)
+    return {
+        "epochs": n,
+        "best_epoch": history.best_epoch,
+        "best_val_loss": history.best_val_loss,
+        "epoch_seconds": sum(history.wall_seconds) / n,
+        "epoch_cpu_seconds": sum(history.cpu_seconds) / n,
+        "loss_network": net.source if net is not None else "none",
+        "train_size": len(images),
+        "image_size": size,
+        "feature_size": feature_size,
+        "device": ws.device,
+    }
+
+
+def probe_stage(ws: Workspace, config: dict, ctx: RunContext, deps: list[dict]) -> dict:
+    """The seven probes on the autoencoder's stored embeddings; reports the lowest-validation-loss probe."""
+    (ae_run,) = deps
+    payload = torch.load(io.BytesIO(ws.store.artifact(ae_run, "embeddings.pt")), weights_only=True)
+    train, test = payload["probe_train"], payload["probe_test"]
+    classes = CLASSES[config["data"]["dataset"]]
+    spec = EpochSpec(**_tuples(config["train"]))
+
+    def log(k, record):
+        ctx.log(k, {"probe_val_loss": record["val_loss"], "probe_test_metric": record["test_metric"]})
+
+    out = train_probes(
+        (train["x"], train["labels"]), (test["x"], test["labels"]), classes, spec, config["seed"], log
+    )
+    ae = ae_run["result"]
+    return {
+        "metric": "distance" if classes is None else "accuracy",
+        "test_metric": out["test_metric"],
+        "selected_hidden": out["probes"][out["selected"]]["hidden"],
+        "probes": out["probes"],
+        "dataset": config["data"]["dataset"],
+        "procedure": config["procedure"],
+        "z": config["z"],
+        "epoch_seconds": ae["epoch_seconds"],
+        "epoch_cpu_seconds": ae["epoch_cpu_seconds"],
+        "autoencoder_epochs": ae["epochs"],
+        "loss_network": ae["loss_network"],
+    }

@@ -31,7 +31,7 @@ def targets_of(labels: torch.Tensor, classes: int | None) -> torch.Tensor:
     return labels.float() if classes is None else F.one_hot(labels, classes).float()
 
 
-def test_metric(predictions: torch.Tensor, labels: torch.Tensor, classes: int | None) -> float:
+def probe_metric(predictions: torch.Tensor, labels: torch.Tensor, classes: int | None) -> float:
     if classes is None:
         return (predictions - labels).norm(dim=1).mean().item()  # mean Euclidean distance
     return (predictions.argmax(dim=1) == labels).float().mean().item()  # accuracy
@@ -57,7 +57,7 @@ def train_probes(
         )
         probe.eval()
         with torch.no_grad():
-            metric = test_metric(probe(x_test), labels_test, classes)
+            metric = probe_metric(probe(x_test), labels_test, classes)
         record = {
             "hidden": list(hidden),
             "val_loss": history.best_val_loss,

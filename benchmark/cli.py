@@ -4,6 +4,7 @@ mike-bench suite single --profile small             # Figure 3 (embedded MongoDB
 mike-bench suite three --seeds 3 with teacher.steps=400
 mike-bench suite losses --svhn-root /data/svhn      # feature-prediction paper, Figures 6–8
 mike-bench status
+mike-bench report                                    # reports/<date>-<profile>/report.html and .md
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mike-bench", description=__doc__.split("\n\n")[0])
-    commands = parser.add_subparsers(dest="command", required=True, metavar="{suite,status}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{suite,status,report}")
     suite = commands.add_parser(
         "suite",
         help="run a suite (reusing every run already COMPLETED)",
@@ -78,6 +79,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="count what is left for this profile (default: every profile with runs)",
     )
     _common(status)
+    report = commands.add_parser(
+        "report",
+        help="write the report (HTML + Markdown) from what the store holds",
+        description="Every stored result beside the paper's figure, table or claim, with a verdict.",
+    )
+    report.add_argument("--suite", default=None, choices=SUITE_NAMES[:-1], help="one suite (default: all)")
+    report.add_argument(
+        "--profile", default=None, choices=("smoke", "small", "paper"), help="default: every stored profile"
+    )
+    report.add_argument(
+        "--out", type=Path, default=Path("reports"), help="output folder (default: ./reports)"
+    )
+    _common(report)
     return parser
 
 
@@ -131,6 +145,23 @@ def cmd_status(args) -> int:
     return 0
 
 
+def cmd_report(args) -> int:
+    import time
+
+    from benchmark.report.build import build_all
+
+    started = time.time()
+    with open_store(args) as (store, _url):
+        folders = build_all(store, args.suite, args.profile, args.out)
+    for folder in folders:
+        print(f"report: {folder / 'report.html'} and {folder / 'report.md'}")
+    print(f"built in {time.time() - started:.1f}s; latest: {args.out / 'latest'}")
+    return 0
+
+
+COMMANDS = {"suite": cmd_suite, "status": cmd_status, "report": cmd_report}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     # `with key=value ...` may follow the options, where argparse no longer takes positionals: collect it.
@@ -141,6 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         args.overrides = [*args.overrides, *extra]
     # Sacred 0.8.7 imports pkg_resources (hence setuptools<82); its deprecation notice is noise here.
     warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
+    from benchmark.report.build import ReportError
     from benchmark.runs import RunBusyError
     from benchmark.store import StoreError
     from mike.data.tri_class import DatasetError
@@ -148,8 +180,8 @@ def main(argv: list[str] | None = None) -> int:
     from mike.profiles import ConfigError
 
     try:
-        return cmd_suite(args) if args.command == "suite" else cmd_status(args)
-    except (ConfigError, DatasetError, StoreError, RunBusyError, LossNetworkError) as exc:
+        return COMMANDS[args.command](args)
+    except (ConfigError, DatasetError, StoreError, RunBusyError, LossNetworkError, ReportError) as exc:
         print(f"mike-bench: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

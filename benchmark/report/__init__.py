@@ -1,0 +1,1 @@
+"""`mike-bench report`: the run store turned into the document people read."""

@@ -1,0 +1,157 @@
+"""The papers' figures, drawn from the report's tables in the papers' own forms (matplotlib / seaborn)."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")  # headless: figures are files, never windows
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+
+from benchmark.report.data import ReportData, layer_curves  # noqa: E402
+from mike.data.tasks import TASK_CODES  # noqa: E402
+from mike.featpred.procedures import PROCEDURES  # noqa: E402
+
+sns.set_theme(style="whitegrid", context="paper")
+COLOURS = {"MIKE": "#1f77b4", "pixel-wise": "#d62728"}
+MARKERS = dict(zip(PROCEDURES, "os^vDP", strict=True))
+PALETTE = dict(zip(PROCEDURES, sns.color_palette("colorblind", len(PROCEDURES)), strict=True))
+DATASET_NAMES = {"lunar_lander": "LunarLander", "svhn": "SVHN", "stl10": "STL-10"}
+
+
+def _radar(ax, series: dict[str, pd.DataFrame], colours: dict[str, str]) -> None:
+    """series: name -> frame indexed by task with columns mean, sd (tasks in the paper's order)."""
+    angles = np.linspace(0, 2 * np.pi, len(TASK_CODES), endpoint=False)
+    closed = np.append(angles, angles[0])
+    for name, frame in series.items():
+        mean = frame["mean"].reindex(TASK_CODES).to_numpy()
+        sd = frame["sd"].reindex(TASK_CODES).fillna(0).to_numpy()
+        ax.plot(closed, np.append(mean, mean[0]), color=colours[name], label=name, linewidth=1.5)
+        low, high = np.append(mean - sd, mean[0] - sd[0]), np.append(mean + sd, mean[0] + sd[0])
+        ax.fill_between(closed, low, high, color=colours[name], alpha=0.2)
+    ax.set_xticks(angles)
+    ax.set_xticklabels(TASK_CODES, fontsize=7)
+    ax.set_ylim(0, 1.05)
+    ax.set_yticks([0.25, 0.5, 0.75, 1.0])
+    ax.tick_params(axis="y", labelsize=6)
+
+
+def _stats(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per task: mean over seeds and its (uncorrected) standard deviation."""
+    g = frame.groupby("task")["value"]
+    return pd.DataFrame({"mean": g.mean(), "sd": g.std(ddof=0)})
+
+
+def _average(frame: pd.DataFrame) -> str:
+    per_seed = frame.groupby("seed")["value"].mean()
+    return f"{per_seed.mean():.2f}" + (f" ± {per_seed.std(ddof=0):.2f}" if len(per_seed) > 1 else "")
+
+
+def figure3(data: ReportData) -> plt.Figure | None:
+    d = data.downstream
+    d = d[(d["n_teachers"] == 1) & ((d["schedule"] == "uniform") | d["schedule"].isna())]
+    encoders = [t for t in TASK_CODES if t in set(d["encoder_tasks"])]
+    if not encoders:
+        return None
+    fig, axes = plt.subplots(3, 4, figsize=(13, 10.5), subplot_kw={"projection": "polar"})
+    for ax, enc in zip(axes.flat, encoders, strict=False):
+        mine = d[d["encoder_tasks"] == enc]
+        parts = {k: mine[mine["kind"] == k] for k in ("MIKE", "pixel-wise") if (mine["kind"] == k).any()}
+        _radar(ax, {k: _stats(v) for k, v in parts.items()}, COLOURS)
+        ax.set_title(f"encoder from the {enc} teacher", fontsize=9, pad=12)
+        ax.set_xlabel("  ".join(f"{k} avg {_average(v)}" for k, v in parts.items()), fontsize=8, labelpad=8)
+    for ax in list(axes.flat)[len(encoders) :]:
+        ax.set_visible(False)
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower right", fontsize=10)
+    fig.suptitle(
+        "Figure 3: normalised IoU on the 11 tasks, MIKE (uniform) vs pixel-wise baseline", fontsize=12
+    )
+    fig.tight_layout()
+    return fig
+
+
+def figure4(data: ReportData, three: str) -> plt.Figure | None:
+    d = data.downstream
+    d = d[(d["kind"] == "MIKE") & (d["schedule"] == "uniform")]
+    names = {"CTB": "single (CTB)", three: f"three ({three})"}
+    eleven = next((e for e in d["encoder_tasks"].unique() if e.count("+") == 10), None)
+    if eleven:
+        names[eleven] = "eleven"
+    present = {k: v for k, v in names.items() if (d["encoder_tasks"] == k).any()}
+    if len(present) < 2:
+        return None
+    colours = dict(zip(present.values(), ("#2ca02c", "#1f77b4", "#9467bd"), strict=False))
+    fig, ax = plt.subplots(figsize=(6, 6), subplot_kw={"projection": "polar"})
+    series = {present[k]: _stats(d[d["encoder_tasks"] == k]) for k in present}
+    _radar(ax, series, colours)
+    ax.set_xlabel(
+        "\n".join(f"{present[k]}: avg {_average(d[d['encoder_tasks'] == k])}" for k in present), fontsize=8
+    )
+    ax.legend(loc="upper right", bbox_to_anchor=(1.3, 1.1), fontsize=8)
+    ax.set_title("Figure 4: MIKE encoders from 1, 3 and 11 teachers", fontsize=11, pad=18)
+    fig.tight_layout()
+    return fig
+
+
+def figures56(data: ReportData, store, task: str) -> tuple[plt.Figure | None, list[str]]:
+    t = data.transfer
+    if t.empty:
+        return None, []
+    t = t[(t["tasks"].map(lambda ts: list(ts) == [task])) & t["schedule"].isin(["uniform", "progressive"])]
+    t = t.sort_values("seed").drop_duplicates("schedule")  # the lowest seed of each schedule
+    if t.empty:
+        return None, []
+    fig, axes = plt.subplots(1, 2, figsize=(13, 4.8), sharey=True)
+    ids = []
+    for ax, schedule, number in zip(axes, ("uniform", "progressive"), (5, 6), strict=True):
+        row = t[t["schedule"] == schedule]
+        if row.empty:
+            ax.set_title(f"Figure {number}: {schedule}: no run")
+            continue
+        curves = layer_curves(store, row.iloc[0]["run_id"], task)
+        ids.append(row.iloc[0]["run_id"])
+        layers = sorted(curves["layer"].unique())
+        colours = dict(zip(layers, sns.color_palette("viridis", len(layers)), strict=True))
+        for layer in layers:
+            c = curves[curves["layer"] == layer].sort_values("step")
+            ax.plot(c["step"], c["loss"], color=colours[layer], linewidth=0.8, label=layer)
+        ax.set_yscale("log")
+        ax.set_xlabel("batch")
+        ax.set_title(
+            f"Figure {number}: {'all-layers uniform' if schedule == 'uniform' else 'last-layer progressive'}"
+        )
+    axes[0].set_ylabel(f"per-layer loss, {task} teacher")
+    axes[1].legend(fontsize=6, ncol=2, loc="upper right")
+    fig.tight_layout()
+    return fig, ids
+
+
+def fp_figure(data: ReportData, dataset: str, number: int) -> plt.Figure | None:
+    p = data.probes
+    p = p[p["dataset"] == dataset]
+    if p.empty:
+        return None
+    metric = p["metric"].iloc[0]
+    fig, ax = plt.subplots(figsize=(7, 5))
+    for procedure in PROCEDURES:
+        g = p[p["procedure"] == procedure].groupby("z")
+        if not len(g):
+            continue
+        s = g.agg(t=("epoch_seconds", "mean"), m=("value", "mean"))
+        s["t_sd"] = g["epoch_seconds"].std(ddof=0).fillna(0)  # uncorrected, as the paper
+        s["m_sd"] = g["value"].std(ddof=0).fillna(0)
+        style = {"fmt": MARKERS[procedure], "color": PALETTE[procedure], "capsize": 2, "markersize": 7}
+        ax.errorbar(s["t"], s["m"], xerr=s["t_sd"], yerr=s["m_sd"], label=procedure, **style)
+        for z, row in s.iterrows():
+            ax.annotate(f"z={z}", (row["t"], row["m"]), fontsize=6, xytext=(4, 3), textcoords="offset points")
+    ax.set_xlabel("training time per epoch (s)")
+    ax.set_ylabel("mean Euclidean distance (lower is better)" if metric == "distance" else "accuracy")
+    name = DATASET_NAMES.get(dataset, dataset)
+    ax.set_title(f"Figure {number}: {name}: probe {metric} vs time per epoch (mean ± sd over seeds)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

@@ -9,6 +9,7 @@ from mike.data.photo_sets import check_files, load_stl10, load_svhn
 from mike.data.tri_class import DatasetError
 from mike.featpred.probes import PROBE_HIDDEN, make_probe, probe_metric, train_probes
 from mike.training.epochs import EpochSpec, fit_epochs, split_indices
+from tests.helpers import fake_stl10, fake_svhn
 
 TINY = ll.LunarLanderConfig(rollouts=2, steps=20, seed=3)
 
@@ -44,30 +45,6 @@ def test_lunar_lander_cache_is_reused(tmp_path, monkeypatch):
     first = ll.lunar_lander(TINY, "probe_test", tmp_path)
     monkeypatch.setattr(ll, "generate", lambda *a: pytest.fail("generated twice"))
     assert torch.equal(ll.lunar_lander(TINY, "probe_test", tmp_path).images, first.images)
-
-
-def fake_svhn(root, n=6):
-    import scipy.io
-
-    root.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(0)
-    for split in ("extra", "train", "test"):
-        x = rng.integers(0, 255, (32, 32, 3, n), dtype=np.uint8)
-        scipy.io.savemat(
-            root / f"{split}_32x32.mat", {"X": x, "y": np.arange(1, n + 1).reshape(-1, 1) % 10 + 1}
-        )
-    return root
-
-
-def fake_stl10(root, n=4):
-    folder = root / "stl10_binary"
-    folder.mkdir(parents=True)
-    rng = np.random.default_rng(0)
-    for split in ("unlabeled", "train", "test"):
-        rng.integers(0, 255, n * 3 * 96 * 96, dtype=np.uint8).tofile(folder / f"{split}_X.bin")
-        if split != "unlabeled":
-            np.arange(1, n + 1, dtype=np.uint8).tofile(folder / f"{split}_y.bin")
-    return root
 
 
 def test_svhn_from_local_files_is_wrap_padded_to_64(tmp_path):

@@ -1,31 +1,11 @@
-"""End to end: `mike-bench suite losses` through the real CLI, on LunarLander and a tiny local SVHN."""
+"""End to end: the `losses` suite through the real CLI (`suite all`), on LunarLander and a tiny local SVHN."""
 
-import pymongo
-import pytest
-from secantus import SecantusDBServer
-
-from benchmark.store import DB_NAME
 from mike.featpred.procedures import PROCEDURES
-from tests.test_featpred_data import fake_svhn
-from tests.test_suite_cli import mike_bench
+from tests.helpers import mike_bench
 
 
-@pytest.fixture(scope="module")
-def losses_store(tmp_path_factory):
-    root = tmp_path_factory.mktemp("losses")
-    svhn = fake_svhn(root / "svhn", n=40)
-    with SecantusDBServer(storage_path=str(root / "db"), host="127.0.0.1", port=0) as server:
-        out = mike_bench(
-            "suite", "losses", "--profile", "smoke", "--svhn-root", str(svhn),
-            "--workdir", str(root / "work"),
-            "--mongo-url", server.uri, cwd=root,
-        )  # fmt: skip
-        assert out.returncode == 0, out.stderr[-3000:]
-        yield pymongo.MongoClient(server.uri)[DB_NAME], out
-
-
-def test_every_procedure_z_and_dataset_has_a_probe_result(losses_store):
-    db, out = losses_store
+def test_every_procedure_z_and_dataset_has_a_probe_result(all_suites_store):
+    db, _, out, _ = all_suites_store
     probes = list(db.runs.find({"config.stage": "probe", "status": "COMPLETED"}, {"result": 1, "config": 1}))
     keys = {(r["result"]["dataset"], r["result"]["procedure"], r["result"]["z"]) for r in probes}
     assert keys == {(d, p, z) for d in ("lunar_lander", "svhn") for p in PROCEDURES for z in (64, 128, 256)}
@@ -37,11 +17,11 @@ def test_every_procedure_z_and_dataset_has_a_probe_result(losses_store):
         expected = "none" if result["procedure"] == "I-I-PW" else "substitute"
         assert result["loss_network"] == expected
     assert db.runs.count_documents({"status": {"$ne": "COMPLETED"}}) == 0
-    assert "suite losses (smoke)" in out.stdout
+    assert "suite all (smoke)" in out.stdout
 
 
-def test_autoencoder_runs_record_time_per_epoch(losses_store):
-    db, _ = losses_store
+def test_autoencoder_runs_record_time_per_epoch(all_suites_store):
+    db, *_ = all_suites_store
     run = db.runs.find_one({"config.stage": "autoencoder", "config.procedure": "I-F-FP"})
     names = {m["name"] for m in db.metrics.find({"run_id": run["_id"]}, {"name": 1})}
     assert {"loss", "val_loss", "epoch_seconds", "epoch_cpu_seconds"} <= names

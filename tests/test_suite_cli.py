@@ -12,19 +12,9 @@ import pytest
 from secantus import SecantusDBServer
 
 from benchmark.store import DB_NAME
+from tests.helpers import mike_bench
 
 SINGLE_RUNS = 22 + 11 + 11 + 11 + 22 * 11  # datasets, teachers, MIKE, baselines, downstream
-
-
-def mike_bench(*args, cwd, env=None, timeout=900):
-    return subprocess.run(
-        [sys.executable, "-m", "benchmark.cli", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, **(env or {})},
-    )
 
 
 def start(*args, cwd):

@@ -130,3 +130,22 @@ def test_imagenet_weights_load_into_the_trunk(tmp_path):
     (tmp_path / "bad.pth").write_bytes(b"not a checkpoint")
     with pytest.raises(LossNetworkError, match="bad.pth"):
         load_imagenet(tmp_path / "bad.pth")
+
+
+def test_the_suite_uses_imagenet_weights_when_given_else_the_substitute(tmp_path, monkeypatch):
+    from torchvision.models import alexnet
+
+    from mike.profiles import get_profile
+    from suites.loss_suites import loss_network_run
+
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))  # an empty torch cache
+    profile = get_profile("smoke")
+    substitute = loss_network_run(profile, None).spec.config
+    assert substitute["source"] == "substitute" and substitute["substitute"]["images_per_class"] == 2
+    path = tmp_path / "hub" / "checkpoints" / "alexnet-owt-7be5be79.pth"
+    path.parent.mkdir(parents=True)
+    torch.save(alexnet().state_dict(), path)
+    cached = loss_network_run(profile, None).spec.config  # found in torch's cache
+    assert cached["source"] == "imagenet" and cached["path"] == str(path) and len(cached["digest"]) == 16
+    with pytest.raises(LossNetworkError, match="not found"):
+        loss_network_run(profile, tmp_path / "missing.pth")

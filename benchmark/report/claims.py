@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from benchmark.report.data import ReportData, layer_curves
+from benchmark.report.data import ReportData, layer_curves, single_teacher
 from benchmark.report.stats import Interval, mean_ci, mean_sd
 from mike.profiles import get_profile
 
@@ -42,14 +42,9 @@ def _none(claim, why) -> Verdict:
 # ---- MIKE ----------------------------------------------------------------------------------------------
 
 
-def single_teacher(data: ReportData) -> pd.DataFrame:
-    d = data.downstream
-    return d[(d["n_teachers"] == 1) & (d["schedule"].isin(["uniform", None]) | d["schedule"].isna())]
-
-
 def fig3_pairs(data: ReportData) -> pd.DataFrame:
     """MIKE minus baseline per (encoder task, downstream task, seed)."""
-    d = single_teacher(data)
+    d = single_teacher(data.downstream)
     if d.empty:
         return pd.DataFrame()
     table = d.pivot_table(index=["encoder_tasks", "task", "seed"], columns="kind", values="value")
@@ -74,7 +69,7 @@ def fig3_every_comparison(claim, data: ReportData, store) -> Verdict:
         verdict = HOLDS
     else:
         verdict = INCONCLUSIVE
-    return Verdict(claim, verdict, measured, _ids(single_teacher(data)))
+    return Verdict(claim, verdict, measured, _ids(single_teacher(data.downstream)))
 
 
 def fig3_each_average(claim, data: ReportData, store) -> Verdict:
@@ -88,7 +83,7 @@ def fig3_each_average(claim, data: ReportData, store) -> Verdict:
         f"; below 0: {', '.join(below)}" if below else ""
     )
     verdict = FAILS if below else HOLDS if above == len(cis) == 11 else INCONCLUSIVE
-    return Verdict(claim, verdict, measured, _ids(single_teacher(data)))
+    return Verdict(claim, verdict, measured, _ids(single_teacher(data.downstream)))
 
 
 def encoder_values(data: ReportData, kind: str = "MIKE") -> pd.DataFrame:

@@ -103,6 +103,14 @@ def load(store: RunStore, profile: str) -> ReportData:
     )
 
 
+def single_teacher(downstream: pd.DataFrame) -> pd.DataFrame:
+    """Downstream runs of single-teacher encoders (Figure 3): MIKE all-layers uniform, and their baselines."""
+    if downstream.empty:
+        return downstream
+    d = downstream
+    return d[(d["n_teachers"] == 1) & (d["schedule"].isna() | (d["schedule"] == "uniform"))]
+
+
 def layer_curves(store: RunStore, run_id, task: str) -> pd.DataFrame:
     """Per-layer transfer loss of one run: columns step, layer, loss (Figures 5–6)."""
     rid = int(run_id) if str(run_id).isdigit() else run_id  # Sacred's run ids are integers

@@ -11,7 +11,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-from benchmark.report.data import ReportData, layer_curves  # noqa: E402
+from benchmark.report.data import ReportData, layer_curves, single_teacher  # noqa: E402
 from mike.data.tasks import TASK_CODES  # noqa: E402
 from mike.featpred.procedures import PROCEDURES  # noqa: E402
 
@@ -51,12 +51,11 @@ def _average(frame: pd.DataFrame) -> str:
 
 
 def figure3(data: ReportData) -> plt.Figure | None:
-    d = data.downstream
-    d = d[(d["n_teachers"] == 1) & ((d["schedule"] == "uniform") | d["schedule"].isna())]
+    d = single_teacher(data.downstream)
     encoders = [t for t in TASK_CODES if t in set(d["encoder_tasks"])]
     if not encoders:
         return None
-    fig, axes = plt.subplots(3, 4, figsize=(13, 10.5), subplot_kw={"projection": "polar"})
+    fig, axes = plt.subplots(3, 4, figsize=(14, 13), subplot_kw={"projection": "polar"})
     for ax, enc in zip(axes.flat, encoders, strict=False):
         mine = d[d["encoder_tasks"] == enc]
         parts = {k: mine[mine["kind"] == k] for k in ("MIKE", "pixel-wise") if (mine["kind"] == k).any()}

@@ -7,7 +7,7 @@ import torch
 from mike.data import lunar_lander as ll
 from mike.data.photo_sets import check_files, load_stl10, load_svhn
 from mike.data.tri_class import DatasetError
-from mike.featpred.probes import PROBE_HIDDEN, make_probe, probe_metric, train_probes
+from mike.featpred.probes import PROBE_HIDDEN, constant_metric, make_probe, probe_metric, train_probes
 from mike.training.epochs import EpochSpec, fit_epochs, split_indices
 from tests.helpers import fake_stl10, fake_svhn
 
@@ -95,6 +95,7 @@ def test_early_stopping_restores_the_best_epoch():
 
 
 def test_probe_metrics_by_hand():
+    assert constant_metric(torch.tensor([1, 1, 2]), torch.tensor([1, 2]), 3) == 0.5  # majority class 1
     assert (
         probe_metric(torch.tensor([[0.0, 0.0], [1.0, 1.0]]), torch.tensor([[3.0, 4.0], [1.0, 1.0]]), None)
         == 2.5
@@ -115,4 +116,4 @@ def test_probe_architectures_and_selection():
     val = [p["val_loss"] for p in out["probes"]]
     assert out["selected"] == val.index(min(val))
     assert out["test_metric"] == out["probes"][out["selected"]]["test_metric"]
-    assert out["test_metric"] < 0.1
+    assert out["test_metric"] < 0.1 < out["constant_metric"]  # far better than guessing the mean

@@ -138,6 +138,7 @@ def _losses_sections(doc: Document, data: ReportData) -> None:
                 z,
                 g["metric"].iloc[0],
                 _pm(g["value"]),
+                _pm(g["constant"].dropna()) if g["constant"].notna().any() else "—",
                 _pm(g["epoch_seconds"]),
                 _pm(g["epoch_cpu_seconds"]),
                 g["seed"].nunique(),
@@ -152,6 +153,7 @@ def _losses_sections(doc: Document, data: ReportData) -> None:
             "z",
             "metric",
             "test metric",
+            "constant guess",
             "s / epoch (wall)",
             "s / epoch (CPU)",
             "seeds",
@@ -159,7 +161,8 @@ def _losses_sections(doc: Document, data: ReportData) -> None:
             "probe runs",
         ],
         rows,
-        "Mean ± uncorrected sd over seeds. The selected probe is the one with the lowest validation loss.",
+        "Mean ± uncorrected sd over seeds. The selected probe is the one with the lowest validation loss. "
+        "Constant guess: the metric of predicting the training mean position (or majority class).",
     )
     doc.heading("Feature prediction, Table II: mean ± sd over seeds and z", 3)
     reference = {

@@ -79,6 +79,7 @@ def load(store: RunStore, profile: str) -> ReportData:
             "z": "$result.z",
             "metric": "$result.metric",
             "value": "$result.test_metric",
+            "constant": "$result.constant_metric",
             "epoch_seconds": "$result.epoch_seconds",
             "epoch_cpu_seconds": "$result.epoch_cpu_seconds",
             "loss_network": "$result.loss_network",

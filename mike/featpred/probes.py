@@ -37,6 +37,16 @@ def probe_metric(predictions: torch.Tensor, labels: torch.Tensor, classes: int |
     return (predictions.argmax(dim=1) == labels).float().mean().item()  # accuracy
 
 
+def constant_metric(train_labels: torch.Tensor, test_labels: torch.Tensor, classes: int | None) -> float:
+    """The test metric of the best input-free guess (mean position, or majority class): the floor to beat."""
+    if classes is None:
+        guess = train_labels.float().mean(0, keepdim=True).expand(len(test_labels), -1)
+    else:
+        guess = F.one_hot(train_labels.bincount(minlength=classes).argmax(), classes).float()
+        guess = guess.expand(len(test_labels), -1)
+    return probe_metric(guess, test_labels, classes)
+
+
 def train_probes(
     train: tuple[torch.Tensor, torch.Tensor],
     test: tuple[torch.Tensor, torch.Tensor],
@@ -69,4 +79,9 @@ def train_probes(
         if on_probe:
             on_probe(k, record)
     chosen = min(range(len(probes)), key=lambda k: probes[k]["val_loss"])
-    return {"probes": probes, "selected": chosen, "test_metric": probes[chosen]["test_metric"]}
+    return {
+        "probes": probes,
+        "selected": chosen,
+        "test_metric": probes[chosen]["test_metric"],
+        "constant_metric": constant_metric(labels, labels_test, classes),
+    }

@@ -26,6 +26,7 @@ COPY mike ./mike
 COPY benchmark ./benchmark
 COPY suites ./suites
 COPY bench ./bench
+COPY reports/claims.toml reports/deviations.toml ./reports/
 RUN uv sync --locked --no-dev
 
 RUN useradd --create-home --uid 1000 bench \

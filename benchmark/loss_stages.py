@@ -13,9 +13,9 @@ from pathlib import Path
 import torch
 
 from benchmark.runs import RunContext
-from benchmark.stages import Workspace, _tuples
+from benchmark.stages import Workspace, lists_to_tuples
 from mike.featpred.datasets import CLASSES, image_size, load_collection
-from mike.featpred.loss_network import LossNetwork, load_imagenet
+from mike.featpred.loss_network import LossNetwork, alexnet_trunk, load_imagenet
 from mike.featpred.probes import train_probes
 from mike.featpred.procedures import ProcedureAutoencoder
 from mike.featpred.substitute import SubstituteConfig, train_substitute
@@ -51,8 +51,6 @@ def loss_network_of(ws: Workspace, run: dict) -> LossNetwork:
 
 
 def _trunk(state: dict) -> torch.nn.Sequential:
-    from mike.featpred.loss_network import alexnet_trunk
-
     trunk = alexnet_trunk()
     trunk.load_state_dict(state)
     return trunk
@@ -106,7 +104,7 @@ def autoencoder_stage(ws: Workspace, config: dict, ctx: RunContext, deps: list[d
     def batch_loss(idx):
         return model.loss(_floats(images[idx], ws.device), net)[0]
 
-    spec = EpochSpec(**_tuples(config["train"]))
+    spec = EpochSpec(**lists_to_tuples(config["train"]))
     history = fit_epochs(model, batch_loss, len(images), spec, config["seed"], ctx.log, ctx)
     embeddings = {}
     for collection in ("probe_train", "probe_test"):
@@ -136,7 +134,7 @@ def probe_stage(ws: Workspace, config: dict, ctx: RunContext, deps: list[dict]) 
     payload = torch.load(io.BytesIO(ws.store.artifact(ae_run, "embeddings.pt")), weights_only=True)
     train, test = payload["probe_train"], payload["probe_test"]
     classes = CLASSES[config["data"]["dataset"]]
-    spec = EpochSpec(**_tuples(config["train"]))
+    spec = EpochSpec(**lists_to_tuples(config["train"]))
 
     def log(k, record):
         ctx.log(k, {"probe_val_loss": record["val_loss"], "probe_test_metric": record["test_metric"]})

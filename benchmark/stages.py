@@ -45,7 +45,9 @@ class Workspace:
     def coco_root(self, data: dict) -> Path:
         if data["coco_root"] is not None:
             return Path(data["coco_root"])
-        return generate_synthetic_coco(SyntheticCocoConfig(**_tuples(data["synthetic"])), self.cache_dir)
+        return generate_synthetic_coco(
+            SyntheticCocoConfig(**lists_to_tuples(data["synthetic"])), self.cache_dir
+        )
 
     def dataset(self, data: dict, task: str, split: str) -> TriClassData:
         root = self.coco_root(data)
@@ -53,7 +55,7 @@ class Workspace:
         if key not in self.datasets:
             if (str(root), split) not in self.cocos:
                 self.cocos[str(root), split] = load_coco(coco_paths(root, split)[0])
-            cfg = TriClassConfig(**_tuples(data["tri_class"]))
+            cfg = TriClassConfig(**lists_to_tuples(data["tri_class"]))
             coco = self.cocos[str(root), split]
             self.datasets[key] = build_tri_class(root, get_task(task), split, cfg, self.cache_dir, coco)
         return self.datasets[key]
@@ -72,7 +74,7 @@ class Workspace:
         self.embeddings.clear()
 
 
-def _tuples(d: dict) -> dict:
+def lists_to_tuples(d: dict) -> dict:
     """Sacred stores tuples as lists; dataclass configs want them back as tuples."""
     return {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
 

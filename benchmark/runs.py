@@ -14,17 +14,21 @@ import socket
 import subprocess
 import tempfile
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
 import torch
-from sacred import SETTINGS, Experiment
-from sacred.observers import MongoObserver
 
-from benchmark.store import DB_NAME, RunStore
-from mike.data.cache import config_hash
+# Sacred 0.8.7 imports pkg_resources (hence setuptools<82); its deprecation notice is noise here.
+warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
+from sacred import SETTINGS, Experiment  # noqa: E402
+from sacred.observers import MongoObserver  # noqa: E402
+
+from benchmark.store import DB_NAME, RunStore  # noqa: E402
+from mike.data.cache import config_hash  # noqa: E402
 
 MAX_CAPTURED_CHARS = 20_000  # captured stdout kept per run: far below MongoDB's 16 MB document limit
 # Capture through sys.stdout (the default 'fd' mode tees through a subprocess, which fights progress bars);

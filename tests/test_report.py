@@ -63,7 +63,8 @@ def test_smoke_report_has_every_section_and_is_labelled(smoke_report):
     # Provenance: every COMPLETED run of the store is listed with its config hash and commit.
     rows = list(csv.DictReader(open(folder / "runs.csv")))
     assert {r["run_id"] for r in rows} == {str(i) for i in db.runs.distinct("_id", {"status": "COMPLETED"})}
-    assert all(r["config_hash"] and r["git_commit"] for r in rows)
+    assert all(r["config_hash"] and r["git_commit"] and "CPUs" in r["hardware"] for r in rows)
+    assert {r["profile"] for r in rows} == {"smoke"}
     assert "built in" in out.stdout
 
 

@@ -228,7 +228,7 @@ def build(
         [
             f"Built {dt.datetime.now():%Y-%m-%d %H:%M} from {store.url}: {len(runs)} COMPLETED runs.",
             f"Git commits: {', '.join(sorted(set(runs['git_commit'].dropna().astype(str))))}.",
-            f"Hardware: {'; '.join(sorted({_hardware(h) for h in runs['hardware'].dropna()}))}.",
+            f"Hardware: {'; '.join(sorted({_hardware(h) for h in runs['hardware']}))}.",
         ]
     )
     verdicts = claims_mod.evaluate(claims_mod.load_claims(), data, store, set(suites))
@@ -260,9 +260,17 @@ def build(
     doc.bullets(_deviations(data, suites))
     doc.heading("Provenance: every run behind this report")
     doc.table(
-        ["run id", "stage", "label", "config hash", "git commit", "seconds"],
+        ["run id", "stage", "label", "config hash", "git commit", "hardware", "seconds"],
         [
-            [r.run_id, r.stage, r.label, r.config_hash, str(r.git_commit)[:10], f"{r.seconds or 0:.1f}"]
+            [
+                r.run_id,
+                r.stage,
+                r.label,
+                r.config_hash,
+                str(r.git_commit)[:10],
+                _hardware(r.hardware),
+                f"{r.seconds or 0:.1f}",
+            ]
             for r in runs.sort_values("stage").itertuples()
         ],
     )
@@ -270,6 +278,8 @@ def build(
 
 
 def _hardware(h: dict) -> str:
+    if not isinstance(h, dict):
+        return "unknown"
     return (
         f"{h.get('machine')} {h.get('cpus')} CPUs, {h.get('torch_threads')} torch threads, GPU {h.get('gpu')}"
     )
@@ -281,7 +291,7 @@ def _write(doc: Document, runs: pd.DataFrame, out_root: Path, name: str) -> Path
     scratch = out_root / f".{name}.tmp"
     shutil.rmtree(scratch, ignore_errors=True)
     doc.write(scratch)
-    runs.drop(columns=["hardware"]).to_csv(scratch / "runs.csv", index=False)
+    runs.assign(hardware=runs["hardware"].map(_hardware)).to_csv(scratch / "runs.csv", index=False)
     final = out_root / name
     shutil.rmtree(final, ignore_errors=True)
     os.replace(scratch, final)

@@ -6,6 +6,8 @@ from benchmark.store import RunStore
 from mike.profiles import get_profile
 from suites.registry import SUITE_NAMES, SuitePaths, build_plan
 
+SEEDED_STAGES = ("teacher", "transfer", "baseline", "downstream", "autoencoder", "probe")  # repeated per seed
+
 
 def print_status(store: RunStore, profile_name: str | None) -> None:
     counts = list(
@@ -38,7 +40,8 @@ def print_status(store: RunStore, profile_name: str | None) -> None:
     done = store.completed_hashes()
     profiles = [profile_name] if profile_name else sorted(store.db.runs.distinct("config.profile"))
     for name in profiles:
-        seeds = store.db.runs.distinct("config.seed", {"config.profile": name}) or [0]
+        seeded = {"config.profile": name, "config.stage": {"$in": list(SEEDED_STAGES)}}
+        seeds = store.db.runs.distinct("config.seed", seeded) or [0]
         profile = get_profile(name)
         print(f"suites, profile {name} (default config, seeds {min(seeds)}..{max(seeds)}):")
         for suite in SUITE_NAMES:  # with default paths: synthetic COCO, LunarLander only

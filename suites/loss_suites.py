@@ -26,11 +26,13 @@ DATASET_LABELS = {"lunar_lander": "LunarLander", "svhn": "SVHN", "stl10": "STL-1
 def loss_network_run(profile: Profile, alexnet_weights: Path | None) -> Planned:
     path = imagenet_weights_path(alexnet_weights)
     if path is not None:
-        config = {"stage": "loss_network", "source": "imagenet", "path": str(path.resolve())}
+        config = {"stage": "loss_network", "profile": profile.name, "seed": 0, "source": "imagenet"}
+        config["path"] = str(path.resolve())
         config["digest"] = file_digest(path)
         label = "loss network: ImageNet AlexNet"
     else:
-        config = {"stage": "loss_network", "source": "substitute", "profile": profile.name}
+        # Every run config names its seed: Sacred would otherwise add a random one.
+        config = {"stage": "loss_network", "profile": profile.name, "seed": 0, "source": "substitute"}
         config["substitute"] = asdict(profile.losses.substitute)
         label = "loss network: substitute (no ImageNet AlexNet weights found)"
     return Planned(RunSpec("loss_network", label, config), loss_network_stage)

@@ -41,3 +41,10 @@ def test_missing_svhn_file_is_a_one_line_error(tmp_path):
         f"mike-bench: error: SVHN file not found: {tmp_path / 'extra_32x32.mat'}"
     )
     assert not (tmp_path / ".mike-bench").exists()  # refused before any store was opened
+
+
+def test_every_run_config_names_its_profile_and_seed(all_suites_store):
+    db, *_ = all_suites_store
+    # Sacred adds a random `seed` to a config without one; status would then plan for millions of seeds.
+    assert db.runs.distinct("config.seed") == [0]
+    assert db.runs.distinct("config.profile") == ["smoke"]

@@ -14,6 +14,7 @@ import pytest
 from PIL import Image
 from secantus import SecantusDBServer
 
+from benchmark.report.build import build
 from benchmark.report.claims import evaluate, load_claims
 from benchmark.report.data import load
 from benchmark.store import DB_NAME, RunStore, connect
@@ -158,6 +159,10 @@ def hand_made_store(tmp_path_factory):
             docs = hand_made_runs(profile, diff, start)
             db.runs.insert_many(docs)
             start += len(docs)
+        # A probe run stored before `constant_metric` existed: the report must still read it.
+        probe = {"dataset": "lunar_lander", "procedure": "I-F-FP", "z": 64, "metric": "distance"}
+        result = {**probe, "test_metric": 0.3, "epoch_seconds": 2.0, "epoch_cpu_seconds": 3.0}
+        db.runs.insert_one(_run(start + 1, "probe", "paper", 0, {}, {**result, "loss_network": "imagenet"}))
         yield RunStore(connect(server.uri), server.uri), server.uri, root
 
 
@@ -172,6 +177,14 @@ def test_verdicts_from_hand_made_runs(hand_made_store, profile, expected):
     wins = {"paper": "121/121", "small": "0/121", "smoke": "110/121"}[profile]
     assert f"MIKE ahead in {wins} comparisons" in verdict.measured
     assert len(verdict.run_ids) == 2 * 2 * 121  # every downstream run behind it, both seeds
+
+
+def test_a_paper_report_from_runs_missing_a_newer_field(hand_made_store, tmp_path):
+    store, *_ = hand_made_store
+    folder = build(store, "paper", None, tmp_path)
+    md = (folder / "report.md").read_text()
+    assert "PAPER PROFILE" in md and "Figure 6" in md and "NOT a reproduction" not in md
+    assert (tmp_path / "latest").resolve() == folder.resolve()
 
 
 def test_missing_suite_and_empty_store_are_one_line_messages(hand_made_store, tmp_path):

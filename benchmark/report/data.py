@@ -44,7 +44,8 @@ def _frame(store: RunStore, match: dict, extra: dict) -> pd.DataFrame:
     if frame.empty:
         return pd.DataFrame(columns=["_id", *FIELDS, *extra])
     frame["run_id"] = frame.pop("_id").astype(str)
-    return frame
+    # A field no document has (e.g. one added in a later version) is still a column, all missing.
+    return frame.reindex(columns=["run_id", *FIELDS, *extra])
 
 
 def load(store: RunStore, profile: str) -> ReportData:

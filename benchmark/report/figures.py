@@ -147,6 +147,8 @@ def fp_figure(data: ReportData, dataset: str, number: int) -> plt.Figure | None:
         ax.errorbar(s["t"], s["m"], xerr=s["t_sd"], yerr=s["m_sd"], label=procedure, **style)
         for z, row in s.iterrows():
             ax.annotate(f"z={z}", (row["t"], row["m"]), fontsize=6, xytext=(4, 3), textcoords="offset points")
+    if p["constant"].notna().any():  # the floor: predicting the mean position (or the majority class)
+        ax.axhline(p["constant"].mean(), color="grey", linestyle="--", linewidth=1, label="constant guess")
     ax.set_xlabel("training time per epoch (s)")
     ax.set_ylabel("mean Euclidean distance (lower is better)" if metric == "distance" else "accuracy")
     name = DATASET_NAMES.get(dataset, dataset)

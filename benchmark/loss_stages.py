@@ -14,6 +14,8 @@ import torch
 
 from benchmark.runs import RunContext
 from benchmark.stages import Workspace, lists_to_tuples
+from mike.data.cache import config_hash
+from mike.data.labelled_images import LabelledImages
 from mike.featpred.datasets import CLASSES, image_size, load_collection
 from mike.featpred.loss_network import LossNetwork, alexnet_trunk, load_imagenet
 from mike.featpred.probes import train_probes
@@ -56,8 +58,16 @@ def _trunk(state: dict) -> torch.nn.Sequential:
     return trunk
 
 
+def collection_of(ws: Workspace, data: dict, collection: str) -> LabelledImages:
+    """A dataset collection, loaded once per process (every procedure × z × seed reads the same ones)."""
+    key = (config_hash(data), collection)
+    if key not in ws.datasets:
+        ws.datasets[key] = load_collection(data, collection, ws.cache_dir)
+    return ws.datasets[key]
+
+
 def collection_stage(ws: Workspace, config: dict, ctx: RunContext, deps: list[dict]) -> dict:
-    data = load_collection(config["data"], config["collection"], ws.cache_dir)
+    data = collection_of(ws, config["data"], config["collection"])
     result = {"size": len(data), "image_size": data.images.shape[-1]}
     if data.labels is not None and data.labels.dtype.is_floating_point:
         result["label_min"], result["label_max"] = (
@@ -90,11 +100,9 @@ def autoencoder_stage(ws: Workspace, config: dict, ctx: RunContext, deps: list[d
     deps: the loss-network run (absent for I-I-PW, which never uses it).
     """
     net = loss_network_of(ws, deps[0]) if deps else None
-    train = load_collection(config["data"], "autoencoder", ws.cache_dir)
+    train = collection_of(ws, config["data"], "autoencoder")
     size = image_size(config["data"])
-    feature_size = deps[0]["result"]["feature_size"] if deps else 0
-    if net is not None and size != 64:
-        feature_size = net.feature_size(size)
+    feature_size = net.feature_size(size) if net is not None else 0
     torch.manual_seed(config["seed"])
     model = ProcedureAutoencoder(config["procedure"], size, config["z"], feature_size, config["gamma"]).to(
         ws.device
@@ -108,7 +116,7 @@ def autoencoder_stage(ws: Workspace, config: dict, ctx: RunContext, deps: list[d
     history = fit_epochs(model, batch_loss, len(images), spec, config["seed"], ctx.log, ctx)
     embeddings = {}
     for collection in ("probe_train", "probe_test"):
-        data = load_collection(config["data"], collection, ws.cache_dir)
+        data = collection_of(ws, config["data"], collection)
         embeddings[collection] = {"x": _embed(model, net, data.images, ws.device), "labels": data.labels}
     ctx.add_artifact("embeddings.pt", embeddings)
     if config.get("keep_models"):

@@ -18,7 +18,7 @@ from mike.featpred.datasets import COLLECTION_NAMES, data_config
 from mike.featpred.loss_network import file_digest, imagenet_weights_path
 from mike.featpred.procedures import PROCEDURES
 from mike.profiles import Profile
-from suites.plan import Planned
+from suites.plan import Planned, flatten
 
 DATASET_LABELS = {"lunar_lander": "LunarLander", "svhn": "SVHN", "stl10": "STL-10"}
 
@@ -66,31 +66,20 @@ def losses(
     stl10_root: Path | None = None,
 ) -> list[Planned]:
     opts = profile.losses
-    roots = {"lunar_lander": None, "svhn": svhn_root, "stl10": stl10_root}
-    datasets = [d for d, root in roots.items() if d == "lunar_lander" or root is not None]
+    roots_of = {"lunar_lander": None, "svhn": svhn_root, "stl10": stl10_root}
+    datasets = [d for d, root in roots_of.items() if d == "lunar_lander" or root is not None]
     for dataset in datasets[1:]:
-        check_files(dataset, roots[dataset])
+        check_files(dataset, roots_of[dataset])
     lossnet = loss_network_run(profile, alexnet_weights)
-    plan: list[Planned] = []
-    seen: set[str] = set()
-
-    def add(p: Planned) -> None:
-        for d in p.deps:
-            add(d)
-        if p.spec.hash not in seen:
-            seen.add(p.spec.hash)
-            plan.append(p)
-
+    roots: list[Planned] = []
     for dataset in datasets:
-        data = data_config(dataset, opts.lunar, roots[dataset], opts.photo_limits)
-        collections = _collections(profile, dataset, data)
-        for c in collections:
-            add(c)
+        data = data_config(dataset, opts.lunar, roots_of[dataset], opts.photo_limits)
+        roots += _collections(profile, dataset, data)
         for seed in seeds:
             for procedure in PROCEDURES:
                 for z in opts.z_values:
-                    add(_probe_run(profile, lossnet, dataset, data, procedure, z, seed))
-    return plan
+                    roots.append(_probe_run(profile, lossnet, dataset, data, procedure, z, seed))
+    return flatten(roots)
 
 
 def _probe_run(profile, lossnet, dataset, data, procedure, z, seed) -> Planned:

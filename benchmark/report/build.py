@@ -116,7 +116,7 @@ def _mike_sections(doc: Document, data: ReportData, store: RunStore, suites: lis
             doc.figure(fig, f"Per-layer transfer loss against batch (lowest seed); runs {_ids(ids)}.")
 
 
-def _losses_sections(doc: Document, data: ReportData) -> None:
+def _losses_sections(doc: Document, data: ReportData, claims: list[dict]) -> None:
     p = data.probes
     doc.heading("Feature prediction, Figures 6–8: probe metric vs training time per epoch")
     for dataset, number in (("lunar_lander", 6), ("stl10", 7), ("svhn", 8)):
@@ -167,7 +167,7 @@ def _losses_sections(doc: Document, data: ReportData) -> None:
     doc.heading("Feature prediction, Table II: mean ± sd over seeds and z", 3)
     reference = {
         (v["procedure"], v["dataset"]): v
-        for c in claims_mod.load_claims()
+        for c in claims
         if c["kind"] == "fp_reference_values"
         for v in c["values"]
     }
@@ -231,7 +231,8 @@ def build(
             f"Hardware: {'; '.join(sorted({_hardware(h) for h in runs['hardware']}))}.",
         ]
     )
-    verdicts = claims_mod.evaluate(claims_mod.load_claims(), data, store, set(suites))
+    claims = claims_mod.load_claims()
+    verdicts = claims_mod.evaluate(claims, data, store, set(suites))
     doc.heading("Verdicts")
     prefix = "smoke run, not a reproduction: " if profile == "smoke" else ""
     doc.table(
@@ -240,7 +241,7 @@ def build(
     )
     _mike_sections(doc, data, store, suites)
     if "losses" in suites:
-        _losses_sections(doc, data)
+        _losses_sections(doc, data, claims)
     doc.heading("Claims: what each paper states, and how it is judged")
     for v in verdicts:
         c = v.claim

@@ -42,7 +42,7 @@ def _frame(store: RunStore, match: dict, extra: dict) -> pd.DataFrame:
     rows = list(store.db.runs.aggregate(pipeline))
     frame = pd.DataFrame(rows)
     if frame.empty:
-        return pd.DataFrame(columns=["_id", *FIELDS, *extra])
+        return pd.DataFrame(columns=["run_id", *FIELDS, *extra])
     frame["run_id"] = frame.pop("_id").astype(str)
     # A field no document has (e.g. one added in a later version) is still a column, all missing.
     return frame.reindex(columns=["run_id", *FIELDS, *extra])
@@ -61,16 +61,18 @@ def load(store: RunStore, profile: str) -> ReportData:
         {**base, "config.stage": "downstream"},
         {"task": "$config.task", "encoder": "$config.encoder", "value": "$result.normalised_iou"},
     )
-    if not downstream.empty:
-        enc = encoders.set_index("config_hash")
-        downstream = downstream[downstream["encoder"].isin(enc.index)].copy()
-        downstream["kind"] = downstream["encoder"].map(
-            lambda h: "MIKE" if enc.at[h, "stage"] == "transfer" else "pixel-wise"
+    if not downstream.empty:  # each downstream run beside what its encoder was
+        encoder_of = pd.DataFrame(
+            {
+                "encoder": encoders["config_hash"],
+                "kind": encoders["stage"].map({"transfer": "MIKE", "baseline": "pixel-wise"}),
+                "encoder_tasks": encoders["tasks"].map("+".join),
+                "n_teachers": encoders["tasks"].map(len),
+                "schedule": encoders["schedule"],
+                "encoder_run": encoders["run_id"],
+            }
         )
-        downstream["encoder_tasks"] = downstream["encoder"].map(lambda h: "+".join(enc.at[h, "tasks"]))
-        downstream["n_teachers"] = downstream["encoder"].map(lambda h: len(enc.at[h, "tasks"]))
-        downstream["schedule"] = downstream["encoder"].map(lambda h: enc.at[h, "schedule"])
-        downstream["encoder_run"] = downstream["encoder"].map(lambda h: enc.at[h, "run_id"])
+        downstream = downstream.merge(encoder_of, on="encoder", how="inner")
     probes = _frame(
         store,
         {**base, "config.stage": "probe"},

@@ -1,8 +1,9 @@
 """Throughput and peak memory of teacher training and MIKE transfer with paper-size networks.
 
-Prints images/s and peak memory for teacher training and for MIKE transfer with 1, 3 and 11 teachers,
-routed (each sample only through its own teachers) and naive (every teacher sees every sample), with the
-ratios side by side. Each configuration runs in its own subprocess so its peak memory is its own.
+Prints images/s and peak memory for teacher training and for MIKE transfer with 1, 3 and 11 teachers:
+routed (each sample only through its own teachers, a loop over them), stacked (routed, the teachers as one
+vmapped ensemble) and naive (every teacher sees every sample), with the ratios side by side. Each
+configuration runs in its own subprocess so its peak memory is its own.
 
     uv run python bench/mike_throughput.py                 # CPU here, or the GPU where there is one
     uv run python bench/mike_throughput.py --steps 10 --batch-size 64 --profile paper
@@ -28,7 +29,7 @@ from mike.training.loop import TrainSpec
 from mike.training.teacher import train_teacher
 from mike.training.transfer import QuerySet, train_mike
 
-CONFIGS = ["teacher"] + [f"transfer-{n}-{r}" for n in (1, 3, 11) for r in ("routed", "naive")]
+CONFIGS = ["teacher"] + [f"transfer-{n}-{r}" for n in (1, 3, 11) for r in ("routed", "naive", "stacked")]
 
 
 def fake_task(n: int, seed: int):
@@ -48,14 +49,15 @@ def measure_one(config: str, profile_name: str, steps: int, warmup: int, batch: 
     spec = TrainSpec(steps=warmup + steps, batch_size=batch, cosine=False)
     times: list[float] = []
 
-    def clock(step, _metrics):
+    def clock(*_):  # a forward pre-hook: each step starts with one forward of the trained model
         if device == "cuda":
             torch.cuda.synchronize()
         times.append(time.perf_counter())
 
     if config == "teacher":
         model = Segmenter(profile.segmenter_widths, profile.segmenter_expand)
-        train_teacher(model, fake_task(batch * 4, 0), spec, 0, on_step=clock, device=device)
+        model.register_forward_pre_hook(clock)
+        train_teacher(model, fake_task(batch * 4, 0), spec, 0, device=device)
     else:
         _, n, routing = config.split("-")
         n = int(n)
@@ -63,10 +65,12 @@ def measure_one(config: str, profile_name: str, steps: int, warmup: int, batch: 
         # Equal shares of every teacher's data in the query set, as in the `eleven` suite.
         query = QuerySet.from_tasks([fake_task(max(batch * 4 // n, 4), k) for k in range(n)])
         ae = Autoencoder(profile.autoencoder_widths, profile.autoencoder_expand)
+        ae.register_forward_pre_hook(clock)
         schedule = make_schedule("uniform", [18] * n, spec.steps)
-        train_mike(ae, teachers, query, spec, schedule, 0, routing=routing, on_step=clock, device=device)
-    elapsed = times[-1] - times[warmup - 1] if warmup else times[-1] - times[0]
-    timed_steps = steps if warmup else steps - 1
+        train_mike(ae, teachers, query, spec, schedule, 0, routing=routing, device=device)
+    clock()  # the end of the last step
+    elapsed = times[-1] - times[warmup]
+    timed_steps = steps
     peak = (
         torch.cuda.max_memory_allocated()
         if device == "cuda"
@@ -128,15 +132,16 @@ def main() -> None:
         )
     base = results["transfer-1-routed"]["images_per_s"]
     print(
-        "\nteachers  routed img/s  naive img/s  naive/routed time  routed time vs 1 teacher  "
-        "peak MiB routed / naive"
+        "\nteachers  routed img/s  stacked img/s  naive img/s  routed / stacked / naive time vs 1 teacher  "
+        "peak MiB routed / stacked / naive"
     )
     for n in (1, 3, 11):
-        r, v = results[f"transfer-{n}-routed"], results[f"transfer-{n}-naive"]
+        r, s, v = (results[f"transfer-{n}-{k}"] for k in ("routed", "stacked", "naive"))
+        ratios = " / ".join(f"{base / x['images_per_s']:.2f}x" for x in (r, s, v))
+        peaks = " / ".join(f"{x['peak_bytes'] / 2**20:.0f}" for x in (r, s, v))
         print(
-            f"{n:8d}  {r['images_per_s']:12.1f}  {v['images_per_s']:11.1f}  "
-            f"{r['images_per_s'] / v['images_per_s']:17.2f}x  {base / r['images_per_s']:23.2f}x  "
-            f"{r['peak_bytes'] / 2**20:8.0f} / {v['peak_bytes'] / 2**20:.0f}"
+            f"{n:8d}  {r['images_per_s']:12.1f}  {s['images_per_s']:13.1f}  {v['images_per_s']:11.1f}  "
+            f"{ratios:>42s}  {peaks}"
         )
     t = results["teacher"]["images_per_s"]
     print(

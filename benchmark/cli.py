@@ -17,6 +17,7 @@ import warnings
 from pathlib import Path
 
 SUITE_NAMES = ("single", "three", "eleven", "progressive", "losses", "all")
+MAX_AUTO_JOBS = 8  # beyond this, per-process memory (datasets, models) outweighs the gain
 
 
 def parse_with(tokens: list[str]) -> dict[str, object]:
@@ -56,7 +57,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     suite.add_argument("name", choices=SUITE_NAMES)
     suite.add_argument("--profile", default="small", choices=("smoke", "small", "paper"))
-    suite.add_argument("--seeds", type=int, default=1, help="repeat every run with seeds 0..K-1 (default 1)")
+    suite.add_argument(
+        "--seeds",
+        type=int,
+        default=None,
+        help="repeat every run with seeds 0..K-1 (default: the profile's; paper: 1 for MIKE, 4 for losses)",
+    )
     suite.add_argument(
         "--coco-root", type=Path, default=None, help="a real COCO 2017 root (default: synthetic)"
     )
@@ -68,7 +74,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     suite.add_argument("--svhn-root", type=Path, default=None, help="folder with SVHN's *_32x32.mat files")
     suite.add_argument("--stl10-root", type=Path, default=None, help="folder holding stl10_binary/")
-    suite.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    suite.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: cuda when available)")
+    suite.add_argument(
+        "--jobs",
+        type=int,
+        default=None,
+        help="runs at once, each in its own process (default: one per CPU core, up to "
+        f"{MAX_AUTO_JOBS}; one per GPU)",
+    )
     suite.add_argument("overrides", nargs="*", help="with key=value ... (profile overrides)")
     _common(suite)
     status = commands.add_parser("status", help="what is stored: suites, runs by status, what is left to do")
@@ -106,35 +119,87 @@ def open_store(args):
         yield RunStore(connect(url), url), url
 
 
-def cmd_suite(args) -> int:
+def default_jobs(device: str) -> int:
+    """Runs at once when --jobs is not given: one per CPU core on a CPU (single-threaded runs of these
+    small networks use a core better than two threads share one run), one per GPU on GPUs."""
+    if device.startswith("cuda"):
+        import torch
+
+        return max(torch.cuda.device_count(), 1) if device == "cuda" else 1
+    return max(1, min(os.cpu_count() or 1, MAX_AUTO_JOBS))
+
+
+def resolve_device(requested: str | None) -> str:
     import torch
 
-    from benchmark.executor import run_plan
-    from benchmark.stages import Workspace
-    from mike.profiles import get_profile
+    device = requested or ("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        from mike.profiles import ConfigError
+
+        raise ConfigError(f"--device {device}: no CUDA GPU is visible to torch on this machine")
+    if not (device == "cpu" or device.startswith("cuda")):
+        from mike.profiles import ConfigError
+
+        raise ConfigError(f"--device {device!r}: use cpu, cuda or cuda:N")
+    return device
+
+
+def cmd_suite(args) -> int:
+    from mike.profiles import ConfigError, get_profile
     from suites.registry import SuitePaths, build_plan
 
     profile = get_profile(args.profile).with_overrides(parse_with(args.overrides))
-    if args.seeds < 1:
-        from mike.profiles import ConfigError
-
+    if args.seeds is not None and args.seeds < 1:
         raise ConfigError(f"--seeds must be at least 1, got {args.seeds}")
+    if args.jobs is not None and args.jobs < 1:
+        raise ConfigError(f"--jobs must be at least 1, got {args.jobs}")
     paths = SuitePaths(args.coco_root, args.alexnet_weights, args.svhn_root, args.stl10_root)
-    plan = build_plan(args.name, profile, list(range(args.seeds)), paths)
-    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    seeds = list(range(args.seeds)) if args.seeds is not None else None
+    plan = build_plan(args.name, profile, seeds, paths)
+    repeats = f"seeds 0..{args.seeds - 1}" if seeds else "the profile's seeds"
+    print(
+        f"mike-bench: suite {args.name}, profile {profile.name}, {len(plan)} runs, {repeats}",
+        file=sys.stderr,
+        flush=True,
+    )
+    from benchmark.executor import run_plan
+    from benchmark.workers import WorkerSetup, set_threads
+
+    device = resolve_device(args.device)
+    jobs = args.jobs or default_jobs(device)
+    cores = os.cpu_count() or 1
+    threads = max(1, cores // jobs) if device == "cpu" else None
     with open_store(args) as (store, url):
-        ws = Workspace(store, args.workdir / "cache", device)
+        extra = {"suite": args.name, "profile": profile.name, "store": store.url}
+        setup = WorkerSetup(url, args.workdir / "cache", device, threads, extra)
+        ws = None
+        if jobs == 1:
+            set_threads(threads)
+            from benchmark.stages import Workspace
+
+            ws = Workspace(store, setup.cache_dir, device)
         print(
-            f"mike-bench: suite {args.name}, profile {profile.name}, {len(plan)} runs, store {store.url}",
+            f"store {store.url}; {jobs} run(s) at a time on {device}"
+            + (f", {threads} torch thread(s) each" if threads else ""),
             file=sys.stderr,
+            flush=True,
         )
-        summary = run_plan(plan, ws, url, {"suite": args.name, "profile": profile.name, "store": store.url})
+        summary = run_plan(plan, ws or _StoreOnly(store), setup, jobs)
     split = ", ".join(f"{k} {v:.0f}s" for k, v in summary.seconds_by_stage.items()) or "nothing trained"
     print(
         f"suite {args.name} ({profile.name}): {summary.total} runs, {summary.trained} trained, "
         f"{summary.reused} reused, {summary.seconds:.0f}s ({split})"
     )
+    if summary.records:
+        print(f"bookkeeping (Sacred, MongoDB, artifacts): {summary.bookkeeping_per_run():.3f}s per run")
     return 0
+
+
+class _StoreOnly:
+    """What the executor needs of a Workspace when the runs happen in worker processes: the store."""
+
+    def __init__(self, store):
+        self.store = store
 
 
 def cmd_status(args) -> int:
@@ -148,11 +213,17 @@ def cmd_status(args) -> int:
 def cmd_report(args) -> int:
     import time
 
-    from benchmark.report.build import build_all
+    from mike.errors import UserError
 
     started = time.time()
     with open_store(args) as (store, _url):
-        folders = build_all(store, args.suite, args.profile, args.out)
+        print(f"mike-bench: report from {store.url} into {args.out}", file=sys.stderr, flush=True)
+        from benchmark.report.build import ReportError, build_all  # pandas, matplotlib: after that line
+
+        try:
+            folders = build_all(store, args.suite, args.profile, args.out)
+        except ReportError as exc:
+            raise UserError(str(exc)) from None
     for folder in folders:
         print(f"report: {folder / 'report.html'} and {folder / 'report.md'}")
     print(f"built in {time.time() - started:.1f}s; latest: {args.out / 'latest'}")
@@ -172,16 +243,11 @@ def main(argv: list[str] | None = None) -> int:
         args.overrides = [*args.overrides, *extra]
     # Sacred 0.8.7 imports pkg_resources (hence setuptools<82); its deprecation notice is noise here.
     warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
-    from benchmark.report.build import ReportError
-    from benchmark.runs import RunBusyError
-    from benchmark.store import StoreError
-    from mike.data.tri_class import DatasetError
-    from mike.featpred.loss_network import LossNetworkError
-    from mike.profiles import ConfigError
+    from mike.errors import UserError
 
     try:
         return COMMANDS[args.command](args)
-    except (ConfigError, DatasetError, StoreError, RunBusyError, LossNetworkError, ReportError) as exc:
+    except UserError as exc:
         print(f"mike-bench: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -1,16 +1,22 @@
-"""Runs a suite's plan in order: reuses COMPLETED runs, trains the rest; a bar per run and a suite line."""
+"""Runs a suite's plan: reuses COMPLETED runs and trains the rest, in this process or in a pool of K.
+
+With K > 1 worker processes (each with its share of the CPU threads, or its own GPU), a group starts as soon
+as every run it depends on has COMPLETED, in plan order. Output is one line per run (a progress bar only
+for a single process on a terminal), then a suite line with the time per stage and the bookkeeping cost.
+"""
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 import datetime as dt
+import multiprocessing
+import queue
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from tqdm import tqdm
-
-from benchmark.runs import execute
-from benchmark.stages import Workspace
+from benchmark.schedule import Group, group_plan, next_ready
+from benchmark.workers import RunRecord, WorkerSetup, init_worker, pool_task, run_group
 from suites.plan import Planned
 
 
@@ -25,22 +31,10 @@ class SuiteSummary:
     trained: int
     seconds: float
     seconds_by_stage: dict[str, float]
+    records: list[RunRecord] = field(default_factory=list)
 
-
-class _ProgressContext:
-    """Wraps a RunContext so every logged step also moves the run's progress bar."""
-
-    def __init__(self, ctx, bar: tqdm):
-        self._ctx, self._bar = ctx, bar
-
-    def __getattr__(self, name):
-        return getattr(self._ctx, name)
-
-    def log(self, step, metrics):
-        self._ctx.log(step, metrics)
-        self._bar.n = step + 1
-        self._bar.set_postfix(loss=f"{metrics.get('loss', float('nan')):.4f}", refresh=False)
-        self._bar.refresh()
+    def bookkeeping_per_run(self) -> float:
+        return sum(r.bookkeeping for r in self.records) / max(len(self.records), 1)
 
 
 def _estimate(remaining: dict[str, int], seconds: dict[str, float], counts: dict[str, int]) -> float:
@@ -49,68 +43,136 @@ def _estimate(remaining: dict[str, int], seconds: dict[str, float], counts: dict
     return sum(n * (seconds[st] / counts[st] if counts.get(st) else overall) for st, n in remaining.items())
 
 
-def run_plan(
-    plan: list[Planned], ws: Workspace, mongo_url: str, extra_info: dict, out=sys.stderr
-) -> SuiteSummary:
-    store = ws.store
-    completed = store.completed_hashes()
-    remaining = {}  # stage -> runs still to train, for a per-stage time estimate
-    for p in plan:
-        if p.spec.hash not in completed:
-            remaining[p.spec.stage] = remaining.get(p.spec.stage, 0) + 1
-    docs: dict[str, dict] = {}
-    started = time.time()
-    by_stage: dict[str, float] = {}
-    count_by_stage: dict[str, int] = {}
-    reused = trained = 0
-    last_encoder = None
-    for k, planned in enumerate(plan, 1):
-        spec = planned.spec
-        prefix = f"[{k}/{len(plan)}]"
-        done = store.completed(spec.hash) if spec.hash in completed else None
-        if done is not None:
-            docs[spec.hash] = done
-            reused += 1
-            print(f"{prefix} reused  {spec.label}", file=out, flush=True)
-            continue
-        if spec.stage == "downstream" and spec.config["encoder"] != last_encoder:
-            ws.forget_embeddings()  # embeddings of the previous encoder are no longer needed
-            last_encoder = spec.config["encoder"]
-        dep_docs = [docs[d.spec.hash] for d in planned.deps]
-        steps = spec.config.get("train", {}).get("steps", 0)
-        bar = tqdm(
-            total=steps,
-            desc=f"  {spec.label}",
-            file=out,
-            leave=False,
-            disable=steps == 0,
-            dynamic_ncols=True,
-            mininterval=0.5,
-        )
-        run_started = time.time()
-        try:
-            doc = execute(
-                spec,
-                store,
-                mongo_url,
-                lambda ctx, p=planned, b=bar, d=dep_docs: p.body(
-                    ws, p.spec.config, _ProgressContext(ctx, b), d
-                ),
-                extra_info,
-            )
-        finally:
-            bar.close()
-        seconds = time.time() - run_started
-        docs[spec.hash] = doc
-        trained += 1
-        by_stage[spec.stage] = by_stage.get(spec.stage, 0.0) + seconds
-        remaining[spec.stage] -= 1
-        count_by_stage[spec.stage] = count_by_stage.get(spec.stage, 0) + 1
-        left = _estimate(remaining, by_stage, count_by_stage)
+class _Progress:
+    """The suite command's output: a line per finished run with the time left, stage totals."""
+
+    def __init__(self, plan: list[Planned], completed: set[str], out, workers: int):
+        self.total, self.out, self.workers = len(plan), out, workers
+        self.done = len([p for p in plan if p.spec.hash in completed])
+        self.remaining: dict[str, int] = {}
+        for p in plan:
+            if p.spec.hash not in completed:
+                self.remaining[p.spec.stage] = self.remaining.get(p.spec.stage, 0) + 1
+        self.by_stage: dict[str, float] = {}
+        self.counts: dict[str, int] = {}
+        self.records: list[RunRecord] = []
+        self.started = time.time()
+
+    def event(self, event) -> None:
+        kind, payload = event
+        if kind != "done":
+            return
+        r: RunRecord = payload
+        self.records.append(r)
+        self.done += 1
+        self.by_stage[r.stage] = self.by_stage.get(r.stage, 0.0) + r.seconds
+        self.counts[r.stage] = self.counts.get(r.stage, 0) + 1
+        self.remaining[r.stage] -= 1
+        left = _estimate(self.remaining, self.by_stage, self.counts) / self.workers
+        where = f" [worker {r.worker}]" if self.workers > 1 else ""
         print(
-            f"{prefix} trained {spec.label} in {seconds:.1f}s (elapsed {_clock(time.time() - started)}, "
-            f"~{_clock(left)} left)",
-            file=out,
+            f"[{self.done}/{self.total}] trained {r.label} in {r.seconds:.1f}s{where} "
+            f"(elapsed {_clock(time.time() - self.started)}, ~{_clock(left)} left)",
+            file=self.out,
             flush=True,
         )
-    return SuiteSummary(len(plan), reused, trained, time.time() - started, by_stage)
+
+
+def _bar_wrapper(out):
+    """Per-run progress bars, on a terminal only (no carriage-return frames in logs)."""
+    from tqdm import tqdm
+
+    class ProgressContext:
+        def __init__(self, ctx, spec):
+            steps = spec.config.get("train", {}).get("steps", 0)
+            self._ctx = ctx
+            self._bar = tqdm(total=steps, desc=f"  {spec.label}", file=out, leave=False, disable=not steps)
+
+        def __getattr__(self, name):
+            return getattr(self._ctx, name)
+
+        def log(self, step, metrics):
+            self._ctx.log(step, metrics)
+            self._bar.n = step + 1
+            self._bar.set_postfix(loss=f"{metrics.get('loss', float('nan')):.4f}", refresh=False)
+            self._bar.refresh()
+            if step + 1 >= self._bar.total:
+                self._bar.close()
+
+    return ProgressContext
+
+
+def _work(group: Group) -> list:
+    return [(p.spec, [d.spec.hash for d in p.deps]) for p in group.runs]
+
+
+def run_plan(plan: list[Planned], ws, setup: WorkerSetup, jobs: int = 1, out=sys.stderr) -> SuiteSummary:
+    """Train every run of the plan not yet COMPLETED (ws: this process's Workspace, for jobs == 1)."""
+    completed = ws.store.completed_hashes()
+    groups = group_plan(plan, completed)
+    reused = len(plan) - sum(len(g.runs) for g in groups)
+    if reused:
+        print(f"{reused} of {len(plan)} runs already COMPLETED: reused", file=out, flush=True)
+    progress = _Progress(plan, completed, out, max(jobs, 1))
+    if jobs <= 1 or len(groups) <= 1:
+        wrap = _bar_wrapper(out) if getattr(out, "isatty", lambda: False)() else None
+        done, pending = set(completed), list(groups)
+        while pending:
+            group = next_ready(pending, done)
+            if group is None:
+                raise RuntimeError(f"{len(pending)} groups wait for runs that are not in the plan")
+            run_group(ws, _work(group), setup.extra_info, progress.event, wrap)
+            done.update(group.hashes)
+    else:
+        _run_pool(groups, completed, setup, jobs, progress)
+    trained = len(progress.records)
+    return SuiteSummary(
+        len(plan), reused, trained, time.time() - progress.started, progress.by_stage, progress.records
+    )
+
+
+def _run_pool(groups: list[Group], completed: set[str], setup: WorkerSetup, jobs: int, progress) -> None:
+    """Dispatch ready groups to `jobs` spawned workers; stop dispatching at the first failure."""
+    context = multiprocessing.get_context("spawn")  # no fork of a process with threads and a server
+    events, counter = context.Queue(), context.Value("i", 0)
+    done, pending = set(completed), list(groups)
+    running: dict[cf.Future, Group] = {}
+    failure: BaseException | None = None
+    pool = cf.ProcessPoolExecutor(jobs, context, initializer=init_worker, initargs=(setup, events, counter))
+    try:
+        while pending or running:
+            while failure is None and len(running) < jobs:
+                group = next_ready(pending, done)
+                if group is None:
+                    break
+                running[pool.submit(pool_task, _work(group))] = group
+            if not running:
+                if failure is None:  # nothing runs and nothing is ready: a dependency never completed
+                    failure = RuntimeError(f"{len(pending)} groups wait for runs that are not in the plan")
+                break
+            finished, _ = cf.wait(running, timeout=0.2, return_when=cf.FIRST_COMPLETED)
+            _drain(events, progress)
+            for future in finished:
+                group = running.pop(future)
+                try:
+                    future.result()
+                    done.update(group.hashes)
+                except BaseException as exc:  # reported after the running groups end
+                    failure = failure or exc
+    except KeyboardInterrupt:
+        pool.shutdown(wait=False, cancel_futures=True)
+        for process in list(getattr(pool, "_processes", {}).values()):
+            process.terminate()
+        raise
+    pool.shutdown(wait=True)
+    _drain(events, progress, wait=0.5)  # workers have exited: whatever they sent is in the queue
+    if failure is not None:
+        raise failure
+
+
+def _drain(events, progress, wait: float = 0.0) -> None:
+    while True:
+        try:
+            progress.event(events.get(timeout=wait) if wait else events.get_nowait())
+        except queue.Empty:
+            return

@@ -1,4 +1,5 @@
-"""The feature-prediction (`losses`) stages as run bodies: loss network, data collection, autoencoder, probes.
+"""The feature-prediction (`losses`) stages as run bodies: loss network, data collection, autoencoder, probes,
+and Table II's supervised simple CNN.
 
 The autoencoder run stores the embeddings of the probe collections (its encoder's mu) as a GridFS artifact;
 the probe run trains the seven probes from that artifact alone. Trained coders are kept only when
@@ -18,8 +19,9 @@ from mike.data.cache import config_hash
 from mike.data.labelled_images import LabelledImages
 from mike.featpred.datasets import CLASSES, image_size, load_collection
 from mike.featpred.loss_network import LossNetwork, alexnet_trunk, load_imagenet
-from mike.featpred.probes import train_probes
+from mike.featpred.probes import constant_metric, probe_metric, targets_of, train_probes
 from mike.featpred.procedures import ProcedureAutoencoder
+from mike.featpred.simple_cnn import SimpleCNN
 from mike.featpred.substitute import SubstituteConfig, train_substitute
 from mike.training.epochs import EpochSpec, fit_epochs
 from mike.training.loop import TrainSpec
@@ -114,11 +116,12 @@ def autoencoder_stage(ws: Workspace, config: dict, ctx: RunContext, deps: list[d
 
     spec = EpochSpec(**lists_to_tuples(config["train"]))
     history = fit_epochs(model, batch_loss, len(images), spec, config["seed"], ctx.log, ctx)
-    embeddings = {}
-    for collection in ("probe_train", "probe_test"):
-        data = collection_of(ws, config["data"], collection)
-        embeddings[collection] = {"x": _embed(model, net, data.images, ws.device), "labels": data.labels}
-    ctx.add_artifact("embeddings.pt", embeddings)
+    if config.get("study") != "convergence":  # Figure 9's runs are about convergence only: no probes
+        embeddings = {}
+        for collection in ("probe_train", "probe_test"):
+            data = collection_of(ws, config["data"], collection)
+            embeddings[collection] = {"x": _embed(model, net, data.images, ws.device), "labels": data.labels}
+        ctx.add_artifact("embeddings.pt", embeddings)
     if config.get("keep_models"):
         ctx.add_artifact("model.pt", {"state_dict": model.cpu().state_dict()})
     n = len(history.wall_seconds)
@@ -164,4 +167,38 @@ def probe_stage(ws: Workspace, config: dict, ctx: RunContext, deps: list[dict]) 
         "epoch_cpu_seconds": ae["epoch_cpu_seconds"],
         "autoencoder_epochs": ae["epochs"],
         "loss_network": ae["loss_network"],
+    }
+
+
+def simple_cnn_stage(ws: Workspace, config: dict, ctx: RunContext, deps: list[dict]) -> dict:
+    """The Fig. 3 encoder + a 256-unit MLP trained on the probe-training collection, as the probes are
+    (MSE on positions or one-hot labels, early stopping, best-validation weights), tested on probe_test."""
+    train = collection_of(ws, config["data"], "probe_train")
+    test = collection_of(ws, config["data"], "probe_test")
+    classes = CLASSES[config["data"]["dataset"]]
+    targets = targets_of(train.labels, classes).to(ws.device)
+    torch.manual_seed(config["seed"])
+    outputs = targets.shape[1]
+    model = SimpleCNN(image_size(config["data"]), config["z"], outputs).to(ws.device)
+
+    def batch_loss(idx):
+        return torch.nn.functional.mse_loss(model(_floats(train.images[idx], ws.device)), targets[idx])
+
+    spec = EpochSpec(**lists_to_tuples(config["train"]))
+    history = fit_epochs(model, batch_loss, len(train), spec, config["seed"], ctx.log, ctx)
+    model.eval()
+    with torch.no_grad():
+        predictions = torch.cat(
+            [model(_floats(test.images[s : s + 512], ws.device)).cpu() for s in range(0, len(test), 512)]
+        )
+    n = len(history.wall_seconds)
+    return {
+        "dataset": config["data"]["dataset"],
+        "metric": "distance" if classes is None else "accuracy",
+        "test_metric": probe_metric(predictions, test.labels, classes),
+        "constant_metric": constant_metric(train.labels, test.labels, classes),
+        "epochs": n,
+        "best_epoch": history.best_epoch,
+        "epoch_seconds": sum(history.wall_seconds) / n,
+        "train_size": len(train),
     }

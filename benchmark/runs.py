@@ -6,6 +6,7 @@ that did not complete leaves its latest checkpoint in GridFS, and the next attem
 
 from __future__ import annotations
 
+import functools
 import io
 import logging
 import os
@@ -16,7 +17,7 @@ import tempfile
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
@@ -28,7 +29,8 @@ from sacred import SETTINGS, Experiment  # noqa: E402
 from sacred.observers import MongoObserver  # noqa: E402
 
 from benchmark.store import DB_NAME, RunStore  # noqa: E402
-from mike.data.cache import config_hash  # noqa: E402
+from mike.errors import UserError  # noqa: E402
+from suites.plan import RunSpec  # noqa: E402,F401  (re-exported: the runner's unit of work)
 
 MAX_CAPTURED_CHARS = 20_000  # captured stdout kept per run: far below MongoDB's 16 MB document limit
 # Capture through sys.stdout (the default 'fd' mode tees through a subprocess, which fights progress bars);
@@ -41,21 +43,8 @@ SACRED_LOGGER.setLevel(logging.WARNING)
 PACKAGES = ("torch", "torchvision", "numpy", "pycocotools", "sacred", "pymongo", "mike-bench")
 
 
-class RunBusyError(RuntimeError):
+class RunBusyError(UserError):
     """Another live process is running the same config right now."""
-
-
-@dataclass(frozen=True)
-class RunSpec:
-    """A stage to run: its full config (JSON-able) and a short label for people."""
-
-    stage: str
-    label: str
-    config: dict = field(hash=False)
-
-    @property
-    def hash(self) -> str:
-        return config_hash(self.config)
 
 
 def keep_tail(text: str) -> str:
@@ -67,6 +56,7 @@ def keep_tail(text: str) -> str:
     )
 
 
+@functools.cache  # once per process: a subprocess per run would be bookkeeping for nothing
 def git_commit() -> str:
     try:
         root = Path(__file__).resolve().parent.parent
@@ -78,6 +68,7 @@ def git_commit() -> str:
         return "unknown"
 
 
+@functools.cache
 def package_versions() -> dict[str, str]:
     versions = {}
     for name in PACKAGES:
@@ -88,25 +79,54 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
+class _LargeChunks:
+    """GridFS that writes artifacts in 4 MB chunks instead of 255 kB: a model or checkpoint goes in one or
+    a few inserts, not dozens. Readers take the chunk size from each file's own record."""
+
+    CHUNK_BYTES = 4 * 1024 * 1024
+
+    def __init__(self, fs):
+        self._fs = fs
+
+    def put(self, data, **kwargs):
+        return self._fs.put(data, chunkSize=self.CHUNK_BYTES, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self._fs, name)
+
+
+@dataclass
+class RunTiming:
+    """Where one run's seconds went: the stage's own work, and the store writes made from inside it."""
+
+    body: float = 0.0  # the stage function, start to end
+    store: float = 0.0  # metrics and artifacts written during the stage function
+
+
 class RunContext:
     """What a stage function gets: metric logging, checkpoints and artifacts in the store."""
 
-    def __init__(self, sacred_run, store: RunStore, previous: list[dict]):
+    def __init__(self, sacred_run, store: RunStore, previous: list[dict], timing: RunTiming):
         self._run = sacred_run
         self._store = store
         self._previous = previous  # unfinished attempts at the same config, newest first
+        self._timing = timing
         self.resumed_from: str | None = None
 
     def log(self, step: int, metrics: dict[str, float]) -> None:
+        started = time.perf_counter()
         for name, value in metrics.items():
             self._run.log_scalar(name, value, step)
+        self._timing.store += time.perf_counter() - started
 
     def add_artifact(self, name: str, payload: dict) -> None:
+        started = time.perf_counter()
         # Sacred's MongoObserver copies the file into GridFS inside add_artifact, so it can go at once.
         with tempfile.TemporaryDirectory(prefix="mike-bench-") as scratch:
             path = Path(scratch) / name
             torch.save(payload, path)
             self._run.add_artifact(str(path), name=name, content_type="application/octet-stream")
+        self._timing.store += time.perf_counter() - started
 
     # The Checkpointer protocol of mike.training.loop:
     def load(self) -> dict | None:
@@ -124,7 +144,11 @@ class RunContext:
 
 
 def execute(
-    spec: RunSpec, store: RunStore, mongo_url: str, stage_fn: Callable[[RunContext], dict], extra_info: dict
+    spec: RunSpec,
+    store: RunStore,
+    stage_fn: Callable[[RunContext], dict],
+    extra_info: dict,
+    timing: RunTiming | None = None,
 ) -> dict:
     """Run spec as a Sacred run unless it has COMPLETED before; returns the COMPLETED run document."""
     done = store.completed(spec.hash)
@@ -136,10 +160,16 @@ def execute(
         raise RunBusyError(
             f"{spec.label}: run {live[0]['_id']} with the same config is running in another process"
         )
+    timing = timing if timing is not None else RunTiming()
     ex = Experiment(spec.stage, save_git_info=False)
+    # No source files in GridFS: Sacred finds stored sources by an md5 that pymongo 4 no longer records,
+    # so it would upload runs.py once per run. Provenance is the git commit in `info` instead.
+    ex.sources.clear()
     ex.captured_out_filter = keep_tail
     ex.logger = SACRED_LOGGER
-    ex.observers.append(MongoObserver(url=mongo_url, db_name=DB_NAME))
+    observer = MongoObserver(client=store.client, db_name=DB_NAME)  # one connection for every run
+    observer.fs = _LargeChunks(observer.fs)
+    ex.observers.append(observer)
     ex.add_config(spec.config)
 
     @ex.main
@@ -149,14 +179,15 @@ def execute(
                 "config_hash": spec.hash,
                 "label": spec.label,
                 "git_commit": git_commit(),
-                "versions": package_versions(),
+                "versions": dict(package_versions()),
                 "hardware": hardware(),
                 **extra_info,
             }
         )
-        started = time.time()
-        result = stage_fn(RunContext(_run, store, previous))
-        _run.info["seconds"] = time.time() - started
+        started = time.perf_counter()
+        result = stage_fn(RunContext(_run, store, previous, timing))
+        timing.body = time.perf_counter() - started
+        _run.info["seconds"] = timing.body
         return result
 
     # meta is written when the run starts (info only at heartbeats), so even a run killed in its first

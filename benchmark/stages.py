@@ -24,10 +24,10 @@ from mike.models.segmenter import Segmenter
 from mike.schedules import make_schedule
 from mike.training.downstream import embed, train_decoder
 from mike.training.loop import TrainSpec
+from mike.training.specs import ExecutionSpec
 from mike.training.teacher import evaluate_segmenter, train_teacher
 from mike.training.transfer import QuerySet, train_mike, train_pixelwise
-
-TRAIN_SPLIT, TEST_SPLIT = "train2017", "val2017"
+from suites.plan import TEST_SPLIT, TRAIN_SPLIT
 
 
 @dataclass
@@ -83,6 +83,10 @@ def spec_of(train: dict) -> TrainSpec:
     return TrainSpec(**train)
 
 
+def execution_of(config: dict) -> ExecutionSpec:
+    return ExecutionSpec(**config.get("execution", {}))
+
+
 def build_segmenter(config: dict) -> Segmenter:
     return Segmenter(tuple(config["model"]["widths"]), config["model"]["expand"])
 
@@ -103,7 +107,9 @@ def teacher_stage(ws: Workspace, config: dict, ctx: RunContext, deps: list[dict]
     test = ws.dataset(config["data"], config["task"], TEST_SPLIT)
     torch.manual_seed(config["seed"])
     model = build_segmenter(config)
-    train_teacher(model, train, spec_of(config["train"]), config["seed"], ctx.log, ws.device, ctx)
+    train_teacher(
+        model, train, spec_of(config["train"]), config["seed"], ctx.log, ws.device, ctx, execution_of(config)
+    )
     test_iou = evaluate_segmenter(model, test.images, test.masks, device=ws.device)
     ctx.add_artifact("model.pt", {"config": config["model"], "state_dict": model.cpu().state_dict()})
     return {"iou": test_iou, "train_size": len(train), "test_size": len(test)}
@@ -134,7 +140,19 @@ def transfer_stage(ws: Workspace, config: dict, ctx: RunContext, teacher_runs: l
 
     torch.manual_seed(config["seed"])
     ae = build_autoencoder(config)
-    train_mike(ae, teachers, query, spec, schedule, config["seed"], config["routing"], log, ws.device, ctx)
+    train_mike(
+        ae,
+        teachers,
+        query,
+        spec,
+        schedule,
+        config["seed"],
+        config["routing"],
+        log,
+        ws.device,
+        ctx,
+        execution_of(config),
+    )
     ctx.add_artifact("model.pt", {"config": config["model"], "state_dict": ae.cpu().state_dict()})
     return {"query_size": len(query)}
 
@@ -143,13 +161,23 @@ def baseline_stage(ws: Workspace, config: dict, ctx: RunContext, deps: list[dict
     query = _query(ws, config)
     torch.manual_seed(config["seed"])
     ae = build_autoencoder(config)
-    train_pixelwise(ae, query.images, spec_of(config["train"]), config["seed"], ctx.log, ws.device, ctx)
+    train_pixelwise(
+        ae,
+        query.images,
+        spec_of(config["train"]),
+        config["seed"],
+        ctx.log,
+        ws.device,
+        ctx,
+        execution_of(config),
+    )
     ctx.add_artifact("model.pt", {"config": config["model"], "state_dict": ae.cpu().state_dict()})
     return {"query_size": len(query)}
 
 
 def downstream_stage(ws: Workspace, config: dict, ctx: RunContext, deps: list[dict]) -> dict:
-    """Frozen encoder, fresh decoder trained to output the task's masks; IoU / the teacher's IoU.
+    """Frozen encoder; a decoder (fresh, or the transferred one: config 'decoder') trained to output the
+    task's masks; IoU / the teacher's IoU.
 
     deps: [the encoder's run (transfer or baseline), the task's teacher run].
     """
@@ -166,7 +194,7 @@ def downstream_stage(ws: Workspace, config: dict, ctx: RunContext, deps: list[di
     train = ws.dataset(config["data"], config["task"], TRAIN_SPLIT)
     test = ws.dataset(config["data"], config["task"], TEST_SPLIT)
     torch.manual_seed(config["seed"])
-    decoder = ae.fresh_decoder(out_channels=train.masks.shape[1])
+    decoder = ae.downstream_decoder(config.get("decoder", "fresh"), out_channels=train.masks.shape[1])
     train_decoder(
         decoder,
         embeddings[TRAIN_SPLIT],
@@ -175,6 +203,7 @@ def downstream_stage(ws: Workspace, config: dict, ctx: RunContext, deps: list[di
         config["seed"],
         ctx.log,
         ws.device,
+        execution_of(config),
     )
     value = evaluate_segmenter(decoder, embeddings[TEST_SPLIT], test.masks, device=ws.device)
     teacher_iou = teacher_run["result"]["iou"]

@@ -6,7 +6,15 @@ from benchmark.store import RunStore
 from mike.profiles import get_profile
 from suites.registry import SUITE_NAMES, SuitePaths, build_plan
 
-SEEDED_STAGES = ("teacher", "transfer", "baseline", "downstream", "autoencoder", "probe")  # repeated per seed
+SEEDED_STAGES = (
+    "teacher",
+    "transfer",
+    "baseline",
+    "downstream",
+    "autoencoder",
+    "probe",
+    "simple_cnn",
+)  # repeated per seed
 
 
 def print_status(store: RunStore, profile_name: str | None) -> None:

@@ -19,12 +19,14 @@ import gridfs
 import pymongo
 from pymongo.errors import PyMongoError
 
+from mike.errors import UserError
+
 DB_NAME = "mike_bench"
 STALE_AFTER = dt.timedelta(seconds=60)  # Sacred beats every 10 s; a RUNNING run this quiet is dead
 _CREDENTIALS = re.compile(r"(?<=://)[^/@]+@")
 
 
-class StoreError(RuntimeError):
+class StoreError(UserError):
     """The run store cannot be reached or used; the message says which and where (credentials hidden)."""
 
 

@@ -9,7 +9,8 @@ Masking: teacher n only sees the samples of its own training set, S_n. Its term 
 samples of S_n in the batch (a teacher with none in the batch contributes 0). With one teacher this is the
 plain batch average. Samples are routed: each teacher runs only on its own samples, so an N-teacher step
 costs about the teacher compute of a 1-teacher step; 'naive' routing (every teacher sees every sample and
-the mask is applied afterwards) gives the same value and exists for benchmarks and tests.
+the mask is applied afterwards) gives the same value and exists for benchmarks and tests; 'stacked' is
+routed too, with the teachers executed as one vmapped ensemble (mike.models.stacked) instead of a loop.
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ import torch
 import torch.nn.functional as F
 
 from mike.models.segmenter import Segmenter
+from mike.models.stacked import StackedTeachers
 from mike.schedules import LossWeights
 
-ROUTINGS = ("routed", "naive")
+ROUTINGS = ("routed", "naive", "stacked")
 
 
 def per_sample_layer_errors(teacher: Segmenter, x: torch.Tensor, x_bar: torch.Tensor) -> list[torch.Tensor]:
@@ -37,40 +39,60 @@ def per_sample_layer_errors(teacher: Segmenter, x: torch.Tensor, x_bar: torch.Te
 
 
 def mike_loss(
-    teachers: Sequence[Segmenter],
+    teachers: Sequence[Segmenter] | StackedTeachers,
     x: torch.Tensor,
     x_bar: torch.Tensor,
     membership: torch.Tensor,
     weights: LossWeights,
     routing: str = "routed",
-) -> tuple[torch.Tensor, list[list[float]]]:
+) -> tuple[torch.Tensor, list[torch.Tensor]]:
     """Eq. 1 with masking. membership is a B×N bool matrix: sample i belongs to teacher n's training set.
 
-    Returns the loss and, for the record, each teacher's unweighted per-layer error (nan if the teacher had
-    no sample in the batch).
+    Returns the loss and, for the record, each teacher's unweighted per-layer errors as a detached
+    tensor of L values (nan where the teacher had no sample in the batch), left on the device: reading
+    them is the caller's choice, so a training step never waits for it.
     """
     if routing not in ROUTINGS:
         raise ValueError(f"unknown routing {routing!r}; choose one of {', '.join(ROUTINGS)}")
     loss = x_bar.new_zeros(())
     if weights.pixel > 0:
         loss = loss + weights.pixel * F.mse_loss(x_bar, x)
-    layer_record: list[list[float]] = []
+    membership = membership.cpu()  # routing is decided on the host: no device sync for the masks
+    if routing == "stacked":
+        return _stacked_loss(teachers, x, x_bar, membership, weights, loss)
+    counts = membership.sum(0).tolist()
+    layer_record: list[torch.Tensor] = []
     for n, teacher in enumerate(teachers):
         mask = membership[:, n]
-        count = int(mask.sum())
-        if count == 0:
-            layer_record.append([float("nan")] * len(weights.teachers[n]))
+        if counts[n] == 0:
+            layer_record.append(x_bar.new_full((len(weights.teachers[n]),), float("nan")).detach())
             continue
         if routing == "routed":
             errors = [e.mean() for e in per_sample_layer_errors(teacher, x[mask], x_bar[mask])]
         else:
-            m = mask.to(x.dtype)
-            errors = [(e * m).sum() / count for e in per_sample_layer_errors(teacher, x, x_bar)]
+            m = mask.to(device=x.device, dtype=x.dtype)
+            errors = [(e * m).sum() / counts[n] for e in per_sample_layer_errors(teacher, x, x_bar)]
         for w, e in zip(weights.teachers[n], errors, strict=True):
             if w != 0.0:  # zero-weight layers stay out of the graph (progressive schedule)
                 loss = loss + w * e
-        layer_record.append(torch.stack([e.detach() for e in errors]).tolist())  # one sync, not L
+        layer_record.append(torch.stack([e.detach() for e in errors]))
     return loss, layer_record
+
+
+def _stacked_loss(
+    teachers: StackedTeachers,
+    x: torch.Tensor,
+    x_bar: torch.Tensor,
+    membership: torch.Tensor,
+    weights: LossWeights,
+    loss: torch.Tensor,
+) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    errors, active = teachers.layer_errors(x, x_bar, membership)
+    w = torch.tensor([weights.teachers[n] for n in active], dtype=errors.dtype, device=errors.device)
+    record = [x_bar.new_full((len(teachers.layer_names),), float("nan")) for _ in range(teachers.count)]
+    for a, n in enumerate(active):
+        record[n] = errors[a].detach()
+    return loss + (w * errors).sum(), record
 
 
 def segmentation_loss(logits: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:

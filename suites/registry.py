@@ -21,15 +21,24 @@ class SuitePaths:
     stl10_root: Path | None = None
 
 
-def build_plan(name: str, profile: Profile, seeds: list[int], paths: SuitePaths) -> list[Planned]:
-    """The runs of suite `name` ('all': every suite, shared runs once), dependencies first."""
+def default_seeds(suite: str, profile: Profile) -> list[int]:
+    """Seeds 0..K-1 with the profile's K: MIKE suites `seeds` (the paper reports one run), the
+    feature-prediction study `losses.seeds` (the paper repeats it 4 times)."""
+    return list(range(profile.losses.seeds if suite == "losses" else profile.seeds))
+
+
+def build_plan(name: str, profile: Profile, seeds: list[int] | None, paths: SuitePaths) -> list[Planned]:
+    """The runs of suite `name` ('all': every suite, shared runs once), dependencies first.
+
+    seeds: the same seeds for every suite, or None for each suite's default (default_seeds)."""
     names = SUITE_NAMES if name == "all" else (name,)
     plan, seen = [], set()
     for suite in names:
+        chosen = seeds if seeds is not None else default_seeds(suite, profile)
         if suite == "losses":
-            runs = losses(profile, seeds, paths.alexnet_weights, paths.svhn_root, paths.stl10_root)
+            runs = losses(profile, chosen, paths.alexnet_weights, paths.svhn_root, paths.stl10_root)
         else:
-            runs = MIKE_SUITES[suite](profile, seeds, paths.coco_root)
+            runs = MIKE_SUITES[suite](profile, chosen, paths.coco_root)
         for p in runs:
             if p.spec.hash not in seen:
                 seen.add(p.spec.hash)

@@ -1,5 +1,7 @@
 """Feature-prediction paper: coder shapes (Figures 3–4), the loss network, each procedure's loss by hand."""
 
+from pathlib import Path
+
 import pytest
 import torch
 from torch import nn
@@ -138,7 +140,7 @@ def test_the_suite_uses_imagenet_weights_when_given_else_the_substitute(tmp_path
     from mike.profiles import get_profile
     from suites.loss_suites import loss_network_run
 
-    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))  # an empty torch cache
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))  # an empty torch cache
     profile = get_profile("smoke")
     substitute = loss_network_run(profile, None).spec.config
     assert substitute["source"] == "substitute" and substitute["substitute"]["images_per_class"] == 2
@@ -149,3 +151,13 @@ def test_the_suite_uses_imagenet_weights_when_given_else_the_substitute(tmp_path
     assert cached["source"] == "imagenet" and cached["path"] == str(path) and len(cached["digest"]) == 16
     with pytest.raises(LossNetworkError, match="not found"):
         loss_network_run(profile, tmp_path / "missing.pth")
+
+
+def test_weights_lookup_follows_torch_hub_without_importing_it(monkeypatch, tmp_path):
+    import torch
+
+    from mike.featpred.weights_file import torch_hub_dir
+
+    assert torch_hub_dir() == Path(torch.hub.get_dir())
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    assert torch_hub_dir() == Path(torch.hub.get_dir()) == tmp_path / "hub"

@@ -38,7 +38,7 @@ def test_single_teacher_matches_hand_computation():
     e0 = ((sq(0.5, 0.0) + sq(-1.0, -1.0)) / 2 + (sq(2.0, 1.0) + sq(0.0, 0.5)) / 2) / 2
     e1 = ((sq(1.0, 0.0) + sq(-2.0, -2.0)) / 2 + (sq(4.0, 2.0) + sq(0.0, 1.0)) / 2) / 2
     assert loss.item() == pytest.approx(0.25 * e0 + 0.75 * e1, rel=1e-6)
-    assert record == [pytest.approx([e0, e1], rel=1e-6)]
+    assert [r.tolist() for r in record] == [pytest.approx([e0, e1], rel=1e-6)]
 
 
 def test_masking_averages_each_teacher_over_its_own_samples_only():
@@ -50,7 +50,7 @@ def test_masking_averages_each_teacher_over_its_own_samples_only():
     t0 = [(sq(1, 0) + sq(0, 0.5)) / 2, (sq(2, 0) + sq(0, 1)) / 2]  # samples 0, 1 only
     t1 = [sq(-1, 1), sq(-2, 2)]  # sample 2 only
     assert loss.item() == pytest.approx(0.25 * sum(t0) + 0.25 * sum(t1), rel=1e-6)
-    assert record[0] == pytest.approx(t0) and record[1] == pytest.approx(t1)
+    assert record[0].tolist() == pytest.approx(t0) and record[1].tolist() == pytest.approx(t1)
 
 
 def test_pixel_warmup_term_and_absent_teacher():
@@ -59,7 +59,7 @@ def test_pixel_warmup_term_and_absent_teacher():
     weights = LossWeights(1.0, ((0.0, 0.0), (0.0, 0.0)))
     loss, record = mike_loss([ToyTeacher(), ToyTeacher()], x, x_bar, membership, weights)
     assert loss.item() == pytest.approx(0.25)  # MSE of 0.5 everywhere
-    assert all(math.isnan(v) for v in record[1])  # teacher 1 had no sample in the batch
+    assert all(math.isnan(v) for v in record[1].tolist())  # teacher 1 had no sample in the batch
     assert pixel_loss(x, x_bar).item() == pytest.approx(0.25)
 
 
@@ -107,3 +107,31 @@ def test_segmentation_loss_hand_computed():
     bce = (-math.log(p[0]) - math.log(1 - p[1])) / 2
     dice = 1 - (2 * (p[0] * 1) + 1) / (p[0] + p[1] + 1 + 1)
     assert segmentation_loss(logits, masks).item() == pytest.approx(bce + dice, rel=1e-6)
+
+
+def test_stacked_teachers_give_the_routed_loss_record_and_gradient():
+    torch.manual_seed(0)
+    from mike.models.stacked import StackedTeachers
+
+    teachers = [Segmenter((8, 8, 8, 8), 1).freeze() for _ in range(4)]
+    for t in teachers:  # running statistics unlike the initial ones: eval-mode BatchNorm must use each
+        for m in t.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.5, 0.5)
+                m.running_var.uniform_(0.5, 2.0)
+    x = torch.rand(7, 3, 64, 64)
+    membership = torch.zeros(7, 4, dtype=torch.bool)
+    membership[torch.arange(7), torch.tensor([0, 0, 0, 1, 2, 2, 0])] = True  # teacher 3 has none
+    w = tuple(tuple((k + 1) / 400 for k in range(18)) for _ in range(4))
+    weights = LossWeights(0.0, w)
+    grads, results = [], []
+    for routing, ensemble in (("routed", teachers), ("stacked", StackedTeachers(teachers))):
+        x_bar = torch.rand(7, 3, 64, 64, generator=torch.Generator().manual_seed(1)).requires_grad_()
+        loss, record = mike_loss(ensemble, x, x_bar, membership, weights, routing=routing)
+        loss.backward()
+        grads.append(x_bar.grad)
+        results.append((loss.item(), torch.stack(record)))
+    assert results[1][0] == pytest.approx(results[0][0], rel=1e-5)
+    assert torch.allclose(results[1][1], results[0][1], rtol=1e-5, equal_nan=True)
+    assert torch.isnan(results[1][1][3]).all()  # no sample, no error
+    assert torch.allclose(grads[1], grads[0], rtol=1e-4, atol=1e-9)

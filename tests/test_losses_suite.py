@@ -1,6 +1,6 @@
 """End to end: the `losses` suite through the real CLI (`suite all`), on LunarLander and a tiny local SVHN."""
 
-from mike.featpred.procedures import PROCEDURES
+from mike.featpred.procedure_table import PROCEDURES
 from tests.helpers import mike_bench
 
 

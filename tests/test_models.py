@@ -66,3 +66,24 @@ def test_fresh_decoder_emits_logits_and_is_reinitialised():
     out = dec(torch.randn(4, 2, 8, 8) * 10)
     assert out.shape == (4, 3, 64, 64) and (out.min() < 0 or out.max() > 1)
     assert all(a is not b for a, b in zip(dec.parameters(), ae.decoder.parameters(), strict=True))
+
+
+def test_downstream_decoder_fresh_or_the_transferred_one_reinterpreted():
+    from mike.models.autoencoder import Autoencoder
+
+    torch.manual_seed(0)
+    ae = Autoencoder((8, 8, 8, 8, 8), 1)
+    z = torch.randn(2, 2, 8, 8)
+    tuned = ae.downstream_decoder("finetune")
+    assert all(
+        torch.equal(a, b)
+        for a, b in zip(tuned.state_dict().values(), ae.decoder.state_dict().values(), strict=True)
+    )
+    image = ae.decoder.eval()(z)
+    logits = tuned.eval()(z)
+    assert torch.allclose(torch.sigmoid(logits), image)  # same weights, the output read as logits
+    assert tuned.body[0].weight.data_ptr() != ae.decoder.body[0].weight.data_ptr()  # a copy: the encoder's
+    fresh = ae.downstream_decoder("fresh")  # autoencoder stays as trained
+    assert not torch.equal(fresh.body[0].weight, ae.decoder.body[0].weight)
+    with pytest.raises(ValueError, match="unknown downstream decoder"):
+        ae.downstream_decoder("frozen")

@@ -34,3 +34,33 @@ def test_unknown_profile():
     with pytest.raises(ConfigError, match="unknown profile 'huge'"):
         get_profile("huge")
     assert set(PROFILES) == {"smoke", "small", "paper"}
+
+
+def test_faithful_defaults_no_pixel_warmup_and_a_fresh_downstream_decoder():
+    from suites.mike_suites import progressive, single
+
+    for profile in PROFILES.values():
+        assert profile.transfer.warmup_steps == 0  # Section 3.3: uniform or progressive from the start
+        assert profile.suites.downstream_decoder == "fresh"
+        assert profile.execution.precision == "fp32" and not profile.execution.compile
+    smoke = get_profile("smoke")
+    plan = single(smoke, [0], None)
+    assert all(p.spec.config["train"]["warmup_steps"] == 0 for p in plan if p.spec.stage == "transfer")
+    assert {p.spec.config["decoder"] for p in plan if p.spec.stage == "downstream"} == {"fresh"}
+    assert not any("execution" in p.spec.config for p in plan)  # recorded only when switched on
+    ablation = smoke.with_overrides(
+        {"transfer.warmup_steps": 2, "suites.downstream_decoder": "finetune", "execution.precision": "bf16"}
+    )
+    plan = progressive(ablation, [0], None)
+    transfer = [p.spec.config for p in plan if p.spec.stage == "transfer"]
+    assert all(c["train"]["warmup_steps"] == 2 and c["execution"]["precision"] == "bf16" for c in transfer)
+    with pytest.raises(ConfigError, match="downstream_decoder must be 'fresh' or 'finetune'"):
+        smoke.with_overrides({"suites.downstream_decoder": "frozen"})
+    with pytest.raises(ConfigError, match="precision must be one of fp32, bf16"):
+        smoke.with_overrides({"execution.precision": "fp16"})
+
+
+def test_paper_profile_lists_its_choices_and_runs_the_feature_prediction_study_four_times():
+    paper = get_profile("paper")
+    assert paper.losses.seeds == 4
+    assert {"widths", "COCO crops", "training lengths", "optimiser"} <= set(paper.reduced)

@@ -147,9 +147,64 @@ def test_unreachable_mongo_url_is_a_quick_clear_error(tmp_path):
     url = "mongodb://alice:s3cret@127.0.0.1:1/"
     result = mike_bench("suite", "single", "--profile", "smoke", cwd=tmp_path, env={"MONGO_URL": url})
     assert result.returncode == 2
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and "MongoDB not reachable at mongodb://***@127.0.0.1:1/" in lines[0], (
-        result.stderr
-    )
+    # the command's first line (what it is about to do, printed before torch loads), then the error
+    banner, error = result.stderr.strip().splitlines()
+    assert banner.startswith("mike-bench: suite single, profile smoke, 297 runs")
+    assert "MongoDB not reachable at mongodb://***@127.0.0.1:1/" in error, result.stderr
     assert "s3cret" not in result.stderr + result.stdout
     assert time.time() - started < 60
+
+
+def _results(workdir):
+    from benchmark.store import connect, embedded_server
+
+    with embedded_server(workdir / "db") as url:
+        runs = connect(url)[DB_NAME].runs
+        return {d["meta"]["config_hash"]: d["result"] for d in runs.find({"status": "COMPLETED"})}
+
+
+def test_a_pool_of_workers_gives_the_results_of_one_process(tmp_path):
+    """Two single-threaded workers (downstream runs grouped per encoder) against one two-threaded process:
+    the same runs, the same results up to float rounding."""
+    for jobs in ("1", "2"):
+        out = mike_bench(
+            "suite",
+            "three",
+            "--profile",
+            "smoke",
+            "--jobs",
+            jobs,
+            "--workdir",
+            str(tmp_path / jobs),
+            cwd=tmp_path,
+        )
+        assert out.returncode == 0, out.stderr[-2000:]
+        assert "bookkeeping (Sacred, MongoDB, artifacts):" in out.stdout
+    one, two = _results(tmp_path / "1"), _results(tmp_path / "2")
+    assert set(one) == set(two) and len(one) == 22 + 11 + 2 + 22
+    for key, result in one.items():
+        assert result.keys() == two[key].keys()
+        for name, value in result.items():
+            if isinstance(value, float):
+                assert two[key][name] == pytest.approx(value, rel=1e-4, abs=1e-5), (key, name)
+            elif name != "coco_root":  # where each store's cache put the synthetic COCO
+                assert two[key][name] == value
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--jobs", "0"], "--jobs must be at least 1, got 0"),
+        (["--device", "cuda:0"], "no CUDA GPU is visible to torch"),
+        (["--device", "tpu"], "--device 'tpu': use cpu, cuda or cuda:N"),
+    ],
+)
+def test_bad_execution_options_are_one_line_errors(tmp_path, args, message):
+    import torch
+
+    if "cuda" in args[-1] and torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    result = mike_bench("suite", "progressive", "--profile", "smoke", *args, cwd=tmp_path)
+    assert result.returncode == 2
+    assert message in result.stderr.strip().splitlines()[-1], result.stderr
+    assert "Traceback" not in result.stderr

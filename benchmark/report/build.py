@@ -5,22 +5,23 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
-import tomllib
 from pathlib import Path
 
 import pandas as pd
 
 from benchmark.report import claims as claims_mod
-from benchmark.report import figures
-from benchmark.report.data import ReportData, load, profiles_in, single_teacher
+from benchmark.report.claims import Verdict
+from benchmark.report.data import ReportData, load, profiles_in, single_teacher, split_by_setting
+from benchmark.report.deviations import deviations
 from benchmark.report.document import Document
-from benchmark.report.stats import mean_sd
+from benchmark.report.format import ids_text
+from benchmark.report.losses_sections import losses_sections
+from benchmark.report.mike_sections import mike_sections
+from benchmark.report.settings import Setting
 from benchmark.store import RunStore
-from mike.featpred.procedures import PROCEDURES
-from mike.profiles import get_profile
 
-DEVIATIONS_FILE = claims_mod.CLAIMS_FILE.parent / "deviations.toml"
 SUITE_ORDER = ("single", "three", "eleven", "progressive", "losses")
+MIKE_SUITES = {"single", "three", "eleven", "progressive"}
 LABELS = {
     "smoke": (
         "smoke",
@@ -56,157 +57,6 @@ def suites_present(data: ReportData) -> list[str]:
     return present
 
 
-def _pm(values) -> str:
-    mean, sd = mean_sd(values)
-    return f"{mean:.3f} ± {sd:.3f}" if len(values) > 1 else f"{mean:.3f}"
-
-
-def _ids(values, limit: int = 6) -> str:
-    values = [str(v) for v in values]
-    return ", ".join(values[:limit]) + (f" … (+{len(values) - limit})" if len(values) > limit else "")
-
-
-def _mike_sections(doc: Document, data: ReportData, store: RunStore, suites: list[str]) -> None:
-    d = data.downstream
-    if "single" in suites:
-        doc.heading("MIKE, Figure 3: single-teacher encoders vs the pixel-wise baseline")
-        doc.figure(
-            figures.figure3(data),
-            "Figure 3 reproduction: normalised IoU per downstream task, mean over seeds (band: ± sd).",
-        )
-        rows = []
-        for enc, g in single_teacher(d).groupby("encoder_tasks"):
-            mike, base = g[g["kind"] == "MIKE"], g[g["kind"] == "pixel-wise"]
-            ahead = mike.groupby("task")["value"].mean().sub(base.groupby("task")["value"].mean())
-            wins = int((ahead > 0).sum())
-            rows.append(
-                [
-                    enc,
-                    _pm(mike.groupby("seed")["value"].mean()),
-                    _pm(base.groupby("seed")["value"].mean()),
-                    f"{wins}/{mike['task'].nunique()}",
-                    _ids(sorted(set(g["encoder_run"]))),
-                ]
-            )
-        doc.table(
-            ["teacher", "MIKE avg", "baseline avg", "MIKE ahead on", "encoder runs"],
-            rows,
-            "Averages over the 11 tasks (± sd over seeds). Downstream run ids: Provenance.",
-        )
-    if "three" in suites or "eleven" in suites:
-        doc.heading("MIKE, Figure 4: one, three and eleven teachers")
-        fig = figures.figure4(data, claims_mod.three_column(data))
-        if fig is not None:
-            doc.figure(
-                fig,
-                "Figure 4 reproduction: MIKE encoders from the CTB teacher, three teachers and all eleven.",
-            )
-        mike = d[(d["kind"] == "MIKE") & (d["schedule"] == "uniform")]
-        rows = [
-            [enc, _pm(g.groupby("seed")["value"].mean()), _ids(sorted(set(g["encoder_run"])))]
-            for enc, g in mike.groupby("encoder_tasks")
-            if enc.count("+") in (0, 2, 10)
-        ]
-        doc.table(["MIKE encoder (teachers)", "avg normalised IoU", "encoder runs"], rows)
-    if "progressive" in suites:
-        task = get_profile(data.profile).suites.progressive_task
-        doc.heading(f"MIKE, Figures 5–6: per-layer loss, uniform vs last-layer progressive ({task})")
-        fig, ids = figures.figures56(data, store, task)
-        if fig is not None:
-            doc.figure(fig, f"Per-layer transfer loss against batch (lowest seed); runs {_ids(ids)}.")
-
-
-def _losses_sections(doc: Document, data: ReportData, claims: list[dict]) -> None:
-    p = data.probes
-    doc.heading("Feature prediction, Figures 6–8: probe metric vs training time per epoch")
-    for dataset, number in (("lunar_lander", 6), ("stl10", 7), ("svhn", 8)):
-        fig = figures.fp_figure(data, dataset, number)
-        if fig is None:
-            doc.text(
-                f"Figure {number} ({figures.DATASET_NAMES[dataset]}): no runs (dataset files not given)."
-            )
-        else:
-            doc.figure(
-                fig, f"Figure {number} reproduction: one point per procedure and z; mean ± sd over seeds."
-            )
-    rows = []
-    for (dataset, procedure, z), g in p.groupby(["dataset", "procedure", "z"]):
-        rows.append(
-            [
-                figures.DATASET_NAMES.get(dataset, dataset),
-                procedure,
-                z,
-                g["metric"].iloc[0],
-                _pm(g["value"]),
-                _pm(g["constant"].dropna()) if g["constant"].notna().any() else "—",
-                _pm(g["epoch_seconds"]),
-                _pm(g["epoch_cpu_seconds"]),
-                g["seed"].nunique(),
-                ", ".join(sorted(set(g["loss_network"]))),
-                _ids(g["run_id"]),
-            ]
-        )
-    doc.table(
-        [
-            "dataset",
-            "procedure",
-            "z",
-            "metric",
-            "test metric",
-            "constant guess",
-            "s / epoch (wall)",
-            "s / epoch (CPU)",
-            "seeds",
-            "loss network",
-            "probe runs",
-        ],
-        rows,
-        "Mean ± uncorrected sd over seeds. The selected probe is the one with the lowest validation loss. "
-        "Constant guess: the metric of predicting the training mean position (or majority class).",
-    )
-    doc.heading("Feature prediction, Table II: mean ± sd over seeds and z", 3)
-    reference = {
-        (v["procedure"], v["dataset"]): v
-        for c in claims
-        if c["kind"] == "fp_reference_values"
-        for v in c["values"]
-    }
-    datasets = [ds for ds in ("lunar_lander", "stl10", "svhn") if (p["dataset"] == ds).any()]
-    rows = []
-    for procedure in PROCEDURES:
-        row = [procedure]
-        for ds in datasets:
-            g = p[(p["dataset"] == ds) & (p["procedure"] == procedure)]
-            ref = reference.get((procedure, ds))
-            paper = f" (paper {ref['mean']} ± {ref['sd']})" if ref else ""
-            row.append((_pm(g["value"]) if not g.empty else "—") + paper)
-        rows.append(row)
-    doc.table(
-        ["procedure", *[figures.DATASET_NAMES[d] for d in datasets]],
-        rows,
-        "LunarLander: mean Euclidean distance in normalised coordinates (the paper's unit is not stated).",
-    )
-    doc.text("Table I (SVHN, z = 500, probes trained on the extra set) is not run by the suite; see Claims.")
-
-
-def _deviations(data: ReportData, suites: list[str]) -> list[str]:
-    with open(DEVIATIONS_FILE, "rb") as f:
-        entries = tomllib.load(f)["deviation"]
-    flags = {"always", *(f"suite:{s}" for s in suites)}
-    if data.data_sources["synthetic_coco"]:
-        flags.add("synthetic_coco")
-    if "substitute" in data.data_sources["loss_networks"]:
-        flags.add("substitute_loss_network")
-    if "losses" in suites:
-        datasets = set(data.probes["dataset"])
-        flags |= {f"no_{d}" for d in ("svhn", "stl10") if d not in datasets}
-    if any(f.startswith("suite:") and f[6:] in ("three", "eleven", "progressive") for f in flags):
-        flags.add("suite:single")  # the MIKE method choices apply to every MIKE suite
-    items = [f"{e['paper']}: {e['text']}" for e in entries if e["when"] in flags]
-    items += [f"Profile {data.profile}, {k}: {v}" for k, v in get_profile(data.profile).reduced.items()]
-    return items
-
-
 def build(
     store: RunStore, profile: str, suite: str | None, out_root: Path, today: dt.date | None = None
 ) -> Path:
@@ -232,33 +82,16 @@ def build(
         ]
     )
     claims = claims_mod.load_claims()
-    verdicts = claims_mod.evaluate(claims, data, store, set(suites))
-    doc.heading("Verdicts")
-    prefix = "smoke run, not a reproduction: " if profile == "smoke" else ""
-    doc.table(
-        ["claim", "source", "verdict", "measured"],
-        [[v.claim["statement"], v.claim["source"], v.verdict, prefix + v.measured] for v in verdicts],
-    )
-    _mike_sections(doc, data, store, suites)
-    if "losses" in suites:
-        _losses_sections(doc, data, claims)
-    doc.heading("Claims: what each paper states, and how it is judged")
-    for v in verdicts:
-        c = v.claim
-        doc.heading(f"{c['paper']}: {c['source']}", 3)
-        doc.bullets(
-            [
-                f"Claim: {c['statement']}",
-                f"Metric: {c['metric']}",
-                f"Statistic: {c['statistic']}",
-                f"Judged: {c['judge']}",
-                f"Measured: {v.measured}",
-                f"Verdict: {v.verdict}",
-                f"Runs: {_ids(v.run_ids, 12) or 'none'}",
-            ]
-        )
+    judged = _judge_by_setting(doc, data, store, claims, suites, profile)
+    for setting, part, _ in judged:
+        suffix = f" ({setting.label})" if _several(judged, setting.family) else ""
+        if setting.family == "MIKE":
+            mike_sections(doc, part, store, suites, suffix)
+        else:
+            losses_sections(doc, part, store, claims, suffix)
+    _claim_details(doc, judged)
     doc.heading("Deviations from the papers")
-    doc.bullets(_deviations(data, suites))
+    doc.bullets(deviations(data, suites, [(s, part) for s, part, _ in judged if s.family == "MIKE"]))
     doc.heading("Provenance: every run behind this report")
     doc.table(
         ["run id", "stage", "label", "config hash", "git commit", "hardware", "seconds"],
@@ -276,6 +109,72 @@ def build(
         ],
     )
     return _write(doc, runs, out_root, f"{(today or dt.date.today()).isoformat()}-{profile}")
+
+
+def _several(judged, family: str) -> bool:
+    return sum(s.family == family for s, _, _ in judged) > 1
+
+
+def _judge_by_setting(
+    doc: Document, data: ReportData, store: RunStore, claims: list[dict], suites: list[str], profile: str
+) -> list[tuple[Setting, ReportData, list[Verdict]]]:
+    """The Verdicts section: one table per setting, each claim judged on that setting's runs only."""
+    doc.heading("Verdicts")
+    doc.text(
+        "Each setting is a set of runs that may be compared: runs that differ in anything but seed, task, "
+        "procedure, z or schedule (data source, loss network, training options) are never averaged together. "
+        "Verdicts use seeds as the unit of evidence (reports/claims.toml says how); MDE: the minimum "
+        "detectable effect at 80% power given the observed spread across seeds."
+    )
+    families = [("MIKE", set(suites) & MIKE_SUITES), ("feature prediction", set(suites) & {"losses"})]
+    prefix = "smoke run, not a reproduction: " if profile == "smoke" else ""
+    judged = []
+    for family, family_suites in families:
+        if not family_suites:
+            continue
+        for setting, part in split_by_setting(data, family):
+            here = family_suites & set(suites_present(part))  # a progressive-only setting: its claim only
+            verdicts = claims_mod.evaluate(claims, part, store, here, setting.label)
+            judged.append((setting, part, verdicts))
+            doc.heading(f"{setting.label}: {setting.summary()}", 3)
+            doc.table(
+                ["claim", "source", "verdict", "n seeds", "test", "MDE (80% power)", "measured"],
+                [
+                    [
+                        v.claim["statement"],
+                        v.claim["source"],
+                        v.verdict,
+                        "—" if v.n_seeds is None else v.n_seeds,
+                        v.method,
+                        v.mde,
+                        prefix + (f"[{v.label}] " if v.label else "") + v.measured,
+                    ]
+                    for v in verdicts
+                ],
+            )
+    return judged
+
+
+def _claim_details(doc: Document, judged) -> None:
+    doc.heading("Claims: what each paper states, and how it is judged")
+    for setting, _, verdicts in judged:
+        for v in verdicts:
+            c = v.claim
+            doc.heading(f"{c['paper']}: {c['source']} ({setting.label})", 3)
+            doc.bullets(
+                [
+                    f"Claim: {c['statement']}",
+                    f"Metric: {c['metric']}",
+                    f"Statistic: {c['statistic']}",
+                    f"Judged: {c['judge']}",
+                    f"Setting: {setting.label}: {setting.summary()}" + (f" — {v.label}" if v.label else ""),
+                    f"Seeds: {'—' if v.n_seeds is None else v.n_seeds}; test: {v.method}; "
+                    f"MDE (80% power): {v.mde}",
+                    f"Measured: {v.measured}",
+                    f"Verdict: {v.verdict}",
+                    f"Runs: {ids_text(v.run_ids, 12) or 'none'}",
+                ]
+            )
 
 
 def _hardware(h: dict) -> str:

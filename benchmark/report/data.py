@@ -1,14 +1,24 @@
 """Everything the report needs, read from the run store with projections (no whole documents, no models).
 
-Rows carry their run id, config hash, git commit and hardware, so every figure and table cell can be traced.
+Rows carry their run id, config hash, git commit and hardware, so every figure and table cell can be traced,
+and their setting components (benchmark/report/settings.py), so that no table mixes two experiments.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import pandas as pd
 
+from benchmark.report.settings import (
+    FAMILIES,
+    Catalogue,
+    Setting,
+    compatible,
+    describe,
+    enumerate_settings,
+    profile_defaults,
+)
 from benchmark.store import RunStore
 
 FIELDS = {
@@ -31,6 +41,14 @@ class ReportData:
     probes: pd.DataFrame  # one row per probe run (feature-prediction suite)
     transfer: pd.DataFrame  # MIKE transfer runs (for Figures 5–6: their metric names are loaded on demand)
     data_sources: dict  # what data the runs used: synthetic COCO or a root, loss networks
+    simple_cnn: pd.DataFrame = field(default_factory=pd.DataFrame)  # Table II's supervised CNN row
+    convergence: pd.DataFrame = field(default_factory=pd.DataFrame)  # Figure 9's autoencoder runs
+    catalogue: Catalogue | None = None  # setting dicts by key, for describing settings
+
+    def rows(self, family: str) -> list[dict[str, str]]:
+        """The setting components of every row of a family's frames."""
+        frames = [getattr(self, name) for name in FAMILIES[family]]
+        return [c for f in frames if not f.empty and "components" in f for c in f["components"]]
 
 
 def profiles_in(store: RunStore) -> list[str]:
@@ -43,23 +61,56 @@ def _frame(store: RunStore, match: dict, extra: dict) -> pd.DataFrame:
     frame = pd.DataFrame(rows)
     if frame.empty:
         return pd.DataFrame(columns=["run_id", *FIELDS, *extra])
+    # One row per config: a config COMPLETED twice (e.g. two processes raced) is one run, the first one,
+    # as the store's reuse rule has it; copies must not weigh twice in a mean.
+    frame = frame.sort_values("_id", kind="stable")
+    if "config_hash" in frame:
+        frame = frame[~(frame["config_hash"].notna() & frame["config_hash"].duplicated())]
     frame["run_id"] = frame.pop("_id").astype(str)
     # A field no document has (e.g. one added in a later version) is still a column, all missing.
     return frame.reindex(columns=["run_id", *FIELDS, *extra])
 
 
+def _with_components(frame: pd.DataFrame, catalogue: Catalogue) -> pd.DataFrame:
+    if frame.empty:
+        return frame.assign(components=pd.Series(dtype=object))
+    datasets = frame["dataset"] if "dataset" in frame else pd.Series([None] * len(frame), index=frame.index)
+    frame = frame.copy()
+    frame["components"] = [
+        catalogue.components(catalogue.configs.get(h, {}), d)
+        for h, d in zip(frame["config_hash"], datasets, strict=True)
+    ]
+    return frame
+
+
 def load(store: RunStore, profile: str) -> ReportData:
     base = {"config.profile": profile}
+    configs = {
+        doc["meta"]["config_hash"]: doc["config"]
+        for doc in store.db.runs.find({"status": "COMPLETED", **base}, {"config": 1, "meta.config_hash": 1})
+        if doc.get("meta", {}).get("config_hash")
+    }
+    catalogue = Catalogue(configs)
     runs = _frame(store, base, {"data": "$config.data"})
     encoders = _frame(
         store,
         {**base, "config.stage": {"$in": ["transfer", "baseline"]}},
-        {"tasks": "$config.tasks", "schedule": "$config.schedule"},
+        {
+            "tasks": "$config.tasks",
+            "schedule": "$config.schedule",
+            "steps": "$config.train.steps",
+            "warmup_steps": "$config.train.warmup_steps",
+        },
     )
     downstream = _frame(
         store,
         {**base, "config.stage": "downstream"},
-        {"task": "$config.task", "encoder": "$config.encoder", "value": "$result.normalised_iou"},
+        {
+            "task": "$config.task",
+            "encoder": "$config.encoder",
+            "decoder": "$config.decoder",
+            "value": "$result.normalised_iou",
+        },
     )
     if not downstream.empty:  # each downstream run beside what its encoder was
         encoder_of = pd.DataFrame(
@@ -69,10 +120,15 @@ def load(store: RunStore, profile: str) -> ReportData:
                 "encoder_tasks": encoders["tasks"].map("+".join),
                 "n_teachers": encoders["tasks"].map(len),
                 "schedule": encoders["schedule"],
+                "warmup_steps": encoders["warmup_steps"],
                 "encoder_run": encoders["run_id"],
             }
         )
         downstream = downstream.merge(encoder_of, on="encoder", how="inner")
+        # runs stored before the option existed trained a fresh decoder
+        downstream["decoder"] = (
+            downstream["decoder"].astype(object).where(downstream["decoder"].notna(), "fresh")
+        )
     probes = _frame(
         store,
         {**base, "config.stage": "probe"},
@@ -90,6 +146,30 @@ def load(store: RunStore, profile: str) -> ReportData:
             "autoencoder": "$config.autoencoder",
         },
     )
+    simple_cnn = _frame(
+        store,
+        {**base, "config.stage": "simple_cnn"},
+        {
+            "dataset": "$result.dataset",
+            "metric": "$result.metric",
+            "value": "$result.test_metric",
+            "constant": "$result.constant_metric",
+            "epoch_seconds": "$result.epoch_seconds",
+        },
+    )
+    convergence = _frame(
+        store,
+        {**base, "config.stage": "autoencoder", "config.study": "convergence"},
+        {
+            "dataset": "$config.data.dataset",
+            "procedure": "$config.procedure",
+            "z": "$config.z",
+            "epochs": "$result.epochs",
+            "best_epoch": "$result.best_epoch",
+            "epoch_seconds": "$result.epoch_seconds",
+            "loss_network": "$result.loss_network",
+        },
+    )
     transfer = encoders[encoders["stage"] == "transfer"] if not encoders.empty else encoders
     lossnets = runs[runs["stage"] == "loss_network"] if not runs.empty else runs
     sources = {
@@ -99,12 +179,65 @@ def load(store: RunStore, profile: str) -> ReportData:
         "coco_roots": sorted(
             {d["coco_root"] for d in runs.get("data", []) if isinstance(d, dict) and d.get("coco_root")}
         ),
-        "loss_networks": sorted(set(probes["loss_network"].dropna())) if not probes.empty else [],
+        "loss_networks": _loss_networks(probes, convergence),
         "loss_network_runs": lossnets["run_id"].tolist() if not lossnets.empty else [],
     }
     return ReportData(
-        profile, runs.drop(columns=["data"], errors="ignore"), downstream, probes, transfer, sources
+        profile,
+        runs.drop(columns=["data"], errors="ignore"),
+        _with_components(downstream, catalogue),
+        _with_components(probes, catalogue),
+        _with_components(transfer, catalogue),
+        sources,
+        _with_components(simple_cnn, catalogue),
+        _with_components(convergence, catalogue),
+        catalogue,
     )
+
+
+def _loss_networks(*frames: pd.DataFrame) -> list[str]:
+    used = set()
+    for f in frames:
+        if not f.empty:
+            used |= set(f["loss_network"].dropna()) - {"none"}
+    return sorted(used)
+
+
+def restrict(data: ReportData, setting: dict[str, str]) -> ReportData:
+    """The rows of one setting (every frame), with the loss networks that setting used."""
+
+    def keep(frame: pd.DataFrame) -> pd.DataFrame:
+        if frame.empty or "components" not in frame:
+            return frame
+        return frame[frame["components"].map(lambda c: compatible(c, setting))]
+
+    probes, convergence = keep(data.probes), keep(data.convergence)
+    sources = {**data.data_sources, "loss_networks": _loss_networks(probes, convergence)}
+    return replace(
+        data,
+        downstream=keep(data.downstream),
+        probes=probes,
+        transfer=keep(data.transfer),
+        simple_cnn=keep(data.simple_cnn),
+        convergence=convergence,
+        data_sources=sources,
+    )
+
+
+def split_by_setting(data: ReportData, family: str) -> list[tuple[Setting, ReportData]]:
+    """Each setting of a family ("MIKE", "feature prediction") with its rows, the most runs first."""
+    rows = data.rows(family)
+    if not rows:
+        return []
+    catalogue = data.catalogue or Catalogue({})
+    defaults = profile_defaults(data.profile, catalogue)
+    return [
+        (
+            Setting(family, chr(ord("A") + i), tuple(sorted(s.items())), describe(s, defaults, catalogue)),
+            restrict(data, s),
+        )
+        for i, s in enumerate(enumerate_settings(rows))
+    ]
 
 
 def single_teacher(downstream: pd.DataFrame) -> pd.DataFrame:
@@ -115,15 +248,27 @@ def single_teacher(downstream: pd.DataFrame) -> pd.DataFrame:
     return d[(d["n_teachers"] == 1) & (d["schedule"].isna() | (d["schedule"] == "uniform"))]
 
 
+def _run_id(run_id):
+    return int(run_id) if str(run_id).isdigit() else run_id  # Sacred's run ids are integers
+
+
 def layer_curves(store: RunStore, run_id, task: str) -> pd.DataFrame:
     """Per-layer transfer loss of one run: columns step, layer, loss (Figures 5–6)."""
-    rid = int(run_id) if str(run_id).isdigit() else run_id  # Sacred's run ids are integers
     prefix = f"layer/{task}/"
     cursor = store.db.metrics.find(
-        {"run_id": rid, "name": {"$regex": f"^{prefix}"}}, {"name": 1, "steps": 1, "values": 1, "_id": 0}
+        {"run_id": _run_id(run_id), "name": {"$regex": f"^{prefix}"}},
+        {"name": 1, "steps": 1, "values": 1, "_id": 0},
     )
     frames = [
         pd.DataFrame({"step": m["steps"], "loss": m["values"], "layer": m["name"][len(prefix) :]})
         for m in cursor
     ]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["step", "loss", "layer"])
+
+
+def metric_series(store: RunStore, run_id, name: str) -> pd.Series:
+    """One logged metric of one run, indexed by step (for autoencoders: the epoch, from 0)."""
+    doc = store.db.metrics.find_one({"run_id": _run_id(run_id), "name": name}, {"steps": 1, "values": 1})
+    if doc is None:
+        return pd.Series(dtype=float)
+    return pd.Series(doc["values"], index=doc["steps"], dtype=float).sort_index()

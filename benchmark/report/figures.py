@@ -1,4 +1,4 @@
-"""The papers' figures, drawn from the report's tables in the papers' own forms (matplotlib / seaborn)."""
+"""The MIKE paper's figures (3, 4, 5–6), drawn from the report's tables in the paper's own forms."""
 
 from __future__ import annotations
 
@@ -13,17 +13,17 @@ import seaborn as sns  # noqa: E402
 
 from benchmark.report.data import ReportData, layer_curves, single_teacher  # noqa: E402
 from mike.data.tasks import TASK_CODES  # noqa: E402
-from mike.featpred.procedures import PROCEDURES  # noqa: E402
 
 sns.set_theme(style="whitegrid", context="paper")
 COLOURS = {"MIKE": "#1f77b4", "pixel-wise": "#d62728"}
-MARKERS = dict(zip(PROCEDURES, "os^vDP", strict=True))
-PALETTE = dict(zip(PROCEDURES, sns.color_palette("colorblind", len(PROCEDURES)), strict=True))
-DATASET_NAMES = {"lunar_lander": "LunarLander", "svhn": "SVHN", "stl10": "STL-10"}
 
 
 def _radar(ax, series: dict[str, pd.DataFrame], colours: dict[str, str]) -> None:
-    """series: name -> frame indexed by task with columns mean, sd (tasks in the paper's order)."""
+    """series: name -> frame indexed by task with columns mean, sd. As the paper: the first task at the
+    top, the others clockwise in the paper's order (matplotlib's polar default is counter-clockwise from
+    the right)."""
+    ax.set_theta_direction(-1)
+    ax.set_theta_offset(np.pi / 2)
     angles = np.linspace(0, 2 * np.pi, len(TASK_CODES), endpoint=False)
     closed = np.append(angles, angles[0])
     for name, frame in series.items():
@@ -97,6 +97,7 @@ def figure4(data: ReportData, three: str) -> plt.Figure | None:
 
 
 def figures56(data: ReportData, store, task: str) -> tuple[plt.Figure | None, list[str]]:
+    """Per-layer loss against batch on the paper's linear axis, with a log-scale inset for the tail."""
     t = data.transfer
     if t.empty:
         return None, []
@@ -113,46 +114,25 @@ def figures56(data: ReportData, store, task: str) -> tuple[plt.Figure | None, li
             continue
         curves = layer_curves(store, row.iloc[0]["run_id"], task)
         ids.append(row.iloc[0]["run_id"])
+        inset = ax.inset_axes([0.55, 0.5, 0.42, 0.45])
         layers = sorted(curves["layer"].unique())
         colours = dict(zip(layers, sns.color_palette("viridis", len(layers)), strict=True))
         for layer in layers:
             c = curves[curves["layer"] == layer].sort_values("step")
             ax.plot(c["step"], c["loss"], color=colours[layer], linewidth=0.8, label=layer)
-        ax.set_yscale("log")
+            inset.plot(c["step"], c["loss"], color=colours[layer], linewidth=0.5)
+        warmup = row.iloc[0].get("warmup_steps")
+        if warmup is not None and not pd.isna(warmup) and warmup > 0:
+            ax.axvspan(0, warmup, color="grey", alpha=0.15, label="pixel-wise warm-up")
+        inset.set_yscale("log")
+        inset.tick_params(labelsize=6)
+        inset.set_title("log scale", fontsize=7)
         ax.set_xlabel("batch")
         ax.set_title(
             f"Figure {number}: {'all-layers uniform' if schedule == 'uniform' else 'last-layer progressive'}"
         )
     axes[0].set_ylabel(f"per-layer loss, {task} teacher")
-    axes[1].legend(fontsize=6, ncol=2, loc="upper right")
+    if axes[1].get_legend_handles_labels()[0]:
+        axes[1].legend(fontsize=6, ncol=2, loc="upper left")
     fig.tight_layout()
     return fig, ids
-
-
-def fp_figure(data: ReportData, dataset: str, number: int) -> plt.Figure | None:
-    p = data.probes
-    p = p[p["dataset"] == dataset]
-    if p.empty:
-        return None
-    metric = p["metric"].iloc[0]
-    fig, ax = plt.subplots(figsize=(7, 5))
-    for procedure in PROCEDURES:
-        g = p[p["procedure"] == procedure].groupby("z")
-        if not len(g):
-            continue
-        s = g.agg(t=("epoch_seconds", "mean"), m=("value", "mean"))
-        s["t_sd"] = g["epoch_seconds"].std(ddof=0).fillna(0)  # uncorrected, as the paper
-        s["m_sd"] = g["value"].std(ddof=0).fillna(0)
-        style = {"fmt": MARKERS[procedure], "color": PALETTE[procedure], "capsize": 2, "markersize": 7}
-        ax.errorbar(s["t"], s["m"], xerr=s["t_sd"], yerr=s["m_sd"], label=procedure, **style)
-        for z, row in s.iterrows():
-            ax.annotate(f"z={z}", (row["t"], row["m"]), fontsize=6, xytext=(4, 3), textcoords="offset points")
-    if p["constant"].notna().any():  # the floor: predicting the mean position (or the majority class)
-        ax.axhline(p["constant"].mean(), color="grey", linestyle="--", linewidth=1, label="constant guess")
-    ax.set_xlabel("training time per epoch (s)")
-    ax.set_ylabel("mean Euclidean distance (lower is better)" if metric == "distance" else "accuracy")
-    name = DATASET_NAMES.get(dataset, dataset)
-    ax.set_title(f"Figure {number}: {name}: probe {metric} vs time per epoch (mean ± sd over seeds)")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    return fig

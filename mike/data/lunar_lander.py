@@ -13,7 +13,7 @@ label was one step ahead of its frame. Here the label is the state the frame sho
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -22,21 +22,10 @@ from PIL import Image
 
 from mike.data.cache import atomic_directory, config_hash, is_complete
 from mike.data.labelled_images import LabelledImages, load_images, save_images
+from mike.data.specs import LunarLanderConfig
 
 COLLECTIONS = ("autoencoder", "probe_train", "probe_test")
-GENERATOR_VERSION = 1
 X_RANGE, Y_RANGE = (-1.0, 1.0), (-0.5, 1.5)  # on-screen, as filtered in the original
-
-
-@dataclass(frozen=True)
-class LunarLanderConfig:
-    rollouts: int = 700  # per collection (the paper: 700)
-    steps: int = 150  # per rollout (the paper: 150)
-    image_size: int = 64
-    label_offset: int = 0  # 0: the label of the frame shown; 1: the original's one-step-ahead label
-    environment: str = "LunarLander-v3"
-    seed: int = 0
-    version: int = GENERATOR_VERSION
 
 
 def on_screen(labels: np.ndarray) -> np.ndarray:

@@ -16,11 +16,16 @@ import torch
 from torchvision.datasets import STL10, SVHN
 
 from mike.data.labelled_images import LabelledImages
-from mike.data.tri_class import DatasetError
-
-SVHN_SPLITS = {"autoencoder": "extra", "probe_train": "train", "probe_test": "test"}
-STL10_SPLITS = {"autoencoder": "unlabeled", "probe_train": "train", "probe_test": "test"}
-IMAGE_SIZE = {"svhn": 64, "stl10": 96}  # after SVHN's wrap-padding
+from mike.data.photo_files import (  # noqa: F401  (check_files: re-exported)
+    IMAGE_SIZE,
+    STL10_SPLITS,
+    SVHN_SPLITS,
+    check_files,
+    require_files,
+    stl10_files,
+    svhn_files,
+)
+from mike.errors import DatasetError
 
 
 class _LocalSVHN(SVHN):
@@ -33,29 +38,6 @@ class _LocalSTL10(STL10):
         return True
 
 
-def svhn_files(root: Path, collection: str) -> list[Path]:
-    return [Path(root) / f"{SVHN_SPLITS[collection]}_32x32.mat"]
-
-
-def stl10_files(root: Path, collection: str) -> list[Path]:
-    folder = Path(root) / STL10.base_folder
-    split = STL10_SPLITS[collection]
-    return [folder / f"{split}_X.bin"] + ([] if split == "unlabeled" else [folder / f"{split}_y.bin"])
-
-
-def _require(files: list[Path], dataset: str) -> None:
-    for file in files:
-        if not file.is_file():
-            raise DatasetError(f"{dataset} file not found: {file}")
-
-
-def check_files(dataset: str, root: Path) -> None:
-    """Every file the suite will read, before anything starts: a missing one is named."""
-    lister = svhn_files if dataset == "svhn" else stl10_files
-    for collection in SVHN_SPLITS:
-        _require(lister(root, collection), "SVHN" if dataset == "svhn" else "STL-10")
-
-
 def wrap_pad(images: np.ndarray, size: int) -> np.ndarray:
     """Pad N×C×s×s images to size×size by wrapping around (the original's padding of SVHN)."""
     before = (size - images.shape[-1]) // 2
@@ -65,7 +47,7 @@ def wrap_pad(images: np.ndarray, size: int) -> np.ndarray:
 
 def load_svhn(root: Path, collection: str, limit: int | None = None) -> LabelledImages:
     files = svhn_files(root, collection)
-    _require(files, "SVHN")
+    require_files(files, "SVHN")
     try:
         ds = _LocalSVHN(str(root), split=SVHN_SPLITS[collection], download=False)
     except Exception as exc:  # scipy raises several types on a truncated or foreign file
@@ -78,7 +60,7 @@ def load_svhn(root: Path, collection: str, limit: int | None = None) -> Labelled
 
 def load_stl10(root: Path, collection: str, limit: int | None = None) -> LabelledImages:
     files = stl10_files(root, collection)
-    _require(files, "STL-10")
+    require_files(files, "STL-10")
     try:
         ds = _LocalSTL10(str(root), split=STL10_SPLITS[collection], download=False)
     except Exception as exc:  # numpy raises ValueError on a truncated file (reshape)

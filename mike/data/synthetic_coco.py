@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -25,29 +24,10 @@ from mike.data.class_styles import (
     render_instance,
     texture_field,
 )
+from mike.data.specs import SyntheticCocoConfig
 from mike.data.tasks import COCO_CATEGORIES
 
-GENERATOR_VERSION = 1  # bump when the drawing changes, so old caches are not reused
 SPLITS = ("train2017", "val2017")
-
-
-@dataclass(frozen=True)
-class SyntheticCocoConfig:
-    """How much synthetic COCO to draw and how."""
-
-    seed: int = 0
-    train_instances_per_class: int = 300  # annotated instances of every class in train2017
-    val_instances_per_class: int = 60  # ... and in val2017
-    image_width: int = 160
-    image_height: int = 120
-    min_object: int = 30  # object size range in pixels (square canvas side)
-    max_object: int = 72
-    clutter: tuple[int, int] = (6, 14)  # unannotated background shapes per scene
-    occluder_probability: float = 0.35  # chance of an unannotated shape in front of the objects
-    noise_std: float = 0.03
-    jpeg_quality: int = 90
-    min_visible_area: int = 60  # visible pixels below which an occluded instance gets no annotation
-    version: int = GENERATOR_VERSION
 
 
 def _background(cfg: SyntheticCocoConfig, rng: np.random.Generator) -> np.ndarray:

@@ -20,29 +20,9 @@ from PIL import Image, UnidentifiedImageError
 from pycocotools.coco import COCO
 
 from mike.data.cache import atomic_directory, config_hash, is_complete
+from mike.data.specs import TriClassConfig
 from mike.data.tasks import Task
-
-BUILDER_VERSION = 1
-
-
-class DatasetError(RuntimeError):
-    """A dataset cannot be built from what was given; the message names the path or class."""
-
-
-@dataclass(frozen=True)
-class TriClassConfig:
-    """How crops are cut from COCO instances."""
-
-    image_size: int = 64
-    context: float = 1.3  # crop side = context × longest bbox side, before zoom
-    zoom: tuple[float, float] = (0.8, 1.25)  # multiplies the crop side (zoom out / in)
-    shift: float = 0.15  # max shift of the crop centre, as a fraction of its side
-    mirror_probability: float = 0.5
-    augmentations_per_instance: int = 2  # crops drawn from each instance
-    max_instances_per_class: int = 2000  # cap, for COCO's very frequent classes (person: 260k)
-    min_instance_area: float = 100.0  # COCO pixels; smaller instances are skipped
-    seed: int = 0
-    version: int = BUILDER_VERSION
+from mike.errors import DatasetError  # noqa: F401  (raised here; importers find it here too)
 
 
 @dataclass

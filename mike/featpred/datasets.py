@@ -5,9 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict
 from pathlib import Path
 
-from mike.data.labelled_images import LabelledImages
-from mike.data.lunar_lander import LunarLanderConfig, lunar_lander
-from mike.data.photo_sets import IMAGE_SIZE, load_stl10, load_svhn
+from mike.data.photo_files import IMAGE_SIZE
+from mike.data.specs import LunarLanderConfig
 
 DATASETS = ("lunar_lander", "svhn", "stl10")
 CLASSES = {"lunar_lander": None, "svhn": 10, "stl10": 10}  # None: (x, y) positions
@@ -27,7 +26,11 @@ def image_size(data: dict) -> int:
     return data["lunar"]["image_size"] if data["dataset"] == "lunar_lander" else IMAGE_SIZE[data["dataset"]]
 
 
-def load_collection(data: dict, collection: str, cache_dir: Path) -> LabelledImages:
+def load_collection(data: dict, collection: str, cache_dir: Path):
+    """The collection's LabelledImages (its loaders, and torch, are imported only here)."""
+    from mike.data.lunar_lander import lunar_lander
+    from mike.data.photo_sets import load_stl10, load_svhn
+
     if data["dataset"] == "lunar_lander":
         return lunar_lander(LunarLanderConfig(**data["lunar"]), collection, cache_dir)
     limit = data["limits"][COLLECTION_NAMES.index(collection)] or None

@@ -8,17 +8,13 @@ project's substitute: the same layers trained by the suite on a labelled task (s
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import torch
 from torch import nn
 
-IMAGENET_FILE = "alexnet-owt-7be5be79.pth"  # torchvision's AlexNet_Weights.IMAGENET1K_V1
-
-
-class LossNetworkError(RuntimeError):
-    """AlexNet weights were asked for but cannot be read."""
+from mike.errors import LossNetworkError
+from mike.featpred.weights_file import IMAGENET_FILE, file_digest, imagenet_weights_path  # noqa: F401
 
 
 def alexnet_trunk() -> nn.Sequential:
@@ -49,24 +45,6 @@ class LossNetwork(nn.Module):
     def feature_size(self, image_size: int) -> int:
         with torch.no_grad():
             return self(torch.zeros(1, 3, image_size, image_size)).shape[1]
-
-
-def imagenet_weights_path(explicit: Path | None) -> Path | None:
-    """The ImageNet AlexNet file: the one given, else torch hub's cache, else None."""
-    if explicit is not None:
-        if not Path(explicit).is_file():
-            raise LossNetworkError(f"AlexNet weights file not found: {explicit}")
-        return Path(explicit)
-    cached = Path(torch.hub.get_dir()) / "checkpoints" / IMAGENET_FILE
-    return cached if cached.is_file() else None
-
-
-def file_digest(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()[:16]
 
 
 def load_imagenet(path: Path) -> LossNetwork:

@@ -11,38 +11,13 @@ reports no variational results; the original code trained both).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from mike.featpred.coders import FeatureDecoder, FeatureEncoder, ImageDecoder, ImageEncoder
 from mike.featpred.loss_network import LossNetwork
-
-
-@dataclass(frozen=True)
-class Procedure:
-    name: str
-    encoder: str  # 'I' image or 'F' loss-network features
-    decoder: str  # 'I' image or 'F' features
-    loss: str  # 'PW', 'PS' or 'FP'
-
-    @property
-    def uses_loss_network(self) -> bool:
-        return self.encoder == "F" or self.loss != "PW"
-
-
-PROCEDURES: dict[str, Procedure] = {
-    name: Procedure(name, *name.split("-"))
-    for name in ("I-I-PW", "I-I-PS", "F-I-PW", "F-I-PS", "I-F-FP", "F-F-FP")
-}
-
-
-def get_procedure(name: str) -> Procedure:
-    if name not in PROCEDURES:
-        raise ValueError(f"unknown procedure {name!r}; choose one of {', '.join(PROCEDURES)}")
-    return PROCEDURES[name]
+from mike.featpred.procedure_table import PROCEDURES, Procedure, get_procedure  # noqa: F401
 
 
 def kl_divergence(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:

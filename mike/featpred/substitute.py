@@ -8,8 +8,6 @@ with it carry `loss_network: substitute` and the report says so.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -17,18 +15,10 @@ from torch import nn
 
 from mike.data.class_styles import CLASS_STYLES, hsv_to_rgb, render_instance
 from mike.featpred.loss_network import LossNetwork, alexnet_trunk
-from mike.training.loop import StepCallback, TrainSpec, fit
+from mike.featpred.specs import SubstituteConfig
+from mike.training.loop import StepCallback, fit
 
 CLASS_NAMES = tuple(sorted(CLASS_STYLES))
-
-
-@dataclass(frozen=True)
-class SubstituteConfig:
-    images_per_class: int = 200
-    validation_per_class: int = 20
-    image_size: int = 64
-    train: TrainSpec = TrainSpec(steps=600, batch_size=64, lr=1e-3)
-    seed: int = 0
 
 
 def _scene(label: int, size: int, rng: np.random.Generator) -> np.ndarray:

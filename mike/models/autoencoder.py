@@ -3,12 +3,15 @@ the decoder mirrors it with its own parameters and outputs 3×64×64 (an image, 
 
 from __future__ import annotations
 
+import copy
+
 import torch
 from torch import nn
 
 from mike.models.blocks import LayerSpec, build_layer
 
 EMBEDDING_CHANNELS = 2
+DECODER_MODES = ("fresh", "finetune")  # downstream: a re-initialised or the transferred decoder
 
 
 def encoder_specs(widths: tuple[int, int, int, int, int], expand: int) -> list[LayerSpec]:
@@ -82,3 +85,19 @@ class Autoencoder(nn.Module):
     def fresh_decoder(self, out_channels: int = 3) -> Decoder:
         """A re-initialised decoder of the same topology emitting logits, for downstream segmentation."""
         return Decoder(self.widths, self.expand, out_channels, output_activation=None)
+
+    def reinterpreted_decoder(self) -> Decoder:
+        """A copy of the trained decoder, its 3 output channels read as mask logits instead of an image."""
+        decoder = copy.deepcopy(self.decoder)
+        decoder.output_activation = None
+        return decoder
+
+    def downstream_decoder(self, mode: str, out_channels: int = 3) -> Decoder:
+        """'fresh': re-initialised (draws from torch's RNG); 'finetune': the transferred decoder."""
+        if mode == "fresh":
+            return self.fresh_decoder(out_channels)
+        if mode == "finetune":
+            if out_channels != self.decoder.specs[-1].out_channels:
+                raise ValueError(f"the decoder emits {self.decoder.specs[-1].out_channels} channels")
+            return self.reinterpreted_decoder()
+        raise ValueError(f"unknown downstream decoder {mode!r}; choose one of {', '.join(DECODER_MODES)}")

@@ -16,19 +16,10 @@ from dataclasses import dataclass, field
 import torch
 
 from mike.training.loop import Checkpointer
+from mike.training.specs import EpochSpec
 
 BatchLoss = Callable[[torch.Tensor], torch.Tensor]  # sample indices -> mean loss of that batch
 EpochCallback = Callable[[int, dict[str, float]], None]
-
-
-@dataclass(frozen=True)
-class EpochSpec:
-    max_epochs: int
-    patience: int  # epochs without a better validation loss before stopping
-    batch_size: int
-    lr: float = 1e-3  # Adam, torch defaults otherwise (as the original)
-    validation_fraction: float = 0.2
-    checkpoint_every: int = 0  # epochs between resumable checkpoints (0: never)
 
 
 @dataclass

@@ -6,28 +6,20 @@ exactly the batches an uninterrupted run would have seen.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Protocol
 
 import torch
 
-StepCallback = Callable[[int, dict[str, float]], None]
-# Computes one batch's loss and the metrics to record, from the step number and the batch's sample indices.
-StepLoss = Callable[[int, torch.Tensor], tuple[torch.Tensor, dict[str, float]]]
+from mike.training.specs import DEFAULT_EXECUTION, ExecutionSpec, TrainSpec
+from mike.training.step_log import StepCallback, StepLog
 
-
-@dataclass(frozen=True)
-class TrainSpec:
-    """Length and optimiser of one training stage."""
-
-    steps: int  # optimiser steps (batches)
-    batch_size: int
-    lr: float = 1e-3  # Adam learning rate
-    cosine: bool = True  # cosine decay of the learning rate to 10% over the steps
-    warmup_steps: int = 0  # pixel-wise pre-training steps (transfer only, Section 3.3)
-    checkpoint_every: int = 0  # save a resumable checkpoint every this many steps (0: never)
+# Computes one batch's loss and the metrics to record (floats or 0-d tensors), from the step number and the
+# batch's sample indices.
+StepLoss = Callable[[int, torch.Tensor], tuple[torch.Tensor, dict[str, "torch.Tensor | float"]]]
+LOG_EVERY = 25  # steps between metric transfers to the host (and callbacks)
 
 
 class Checkpointer(Protocol):
@@ -67,10 +59,17 @@ def fit(
     seed: int,
     on_step: StepCallback | None = None,
     checkpointer: Checkpointer | None = None,
+    execution: ExecutionSpec = DEFAULT_EXECUTION,
 ) -> torch.nn.Module:
-    """Train `model` (its trainable parameters) for spec.steps batches drawn from n samples."""
+    """Train `model` (its trainable parameters) for spec.steps batches drawn from n samples.
+
+    on_step receives every step's metrics, in order, in bursts of LOG_EVERY steps (and before each
+    checkpoint and at the end), so the hot loop never waits for the device.
+    """
     model.train()
     optimizer, scheduler = make_optimizer([p for p in model.parameters() if p.requires_grad], spec)
+    log = StepLog(on_step, LOG_EVERY)
+    device_type = next(model.parameters()).device.type
     start = 0
     state = checkpointer.load() if checkpointer else None
     if state is not None:
@@ -79,15 +78,16 @@ def fit(
         scheduler.load_state_dict(state["scheduler"])
         start = state["step"] + 1
     for step in range(start, spec.steps):
-        loss, metrics = step_loss(step, batch_for_step(n, spec.batch_size, step, seed))
+        with autocast(device_type, execution):
+            loss, metrics = step_loss(step, batch_for_step(n, spec.batch_size, step, seed))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
         scheduler.step()
-        if on_step:
-            on_step(step, {"loss": loss.item(), **metrics})
+        log.add(step, {"loss": loss, **metrics})
         last = step == spec.steps - 1
         if checkpointer and spec.checkpoint_every and (step + 1) % spec.checkpoint_every == 0 and not last:
+            log.flush()  # the curve up to the checkpoint is stored before the state that follows it
             checkpointer.save(
                 {
                     "step": step,
@@ -96,7 +96,20 @@ def fit(
                     "scheduler": scheduler.state_dict(),
                 }
             )
+    log.flush()
     return model
+
+
+def autocast(device_type: str, execution: ExecutionSpec):
+    """bf16 autocast when asked for (it changes the numbers: off by default), else nothing."""
+    if execution.precision == "bf16":
+        return torch.autocast(device_type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def compiled(module: torch.nn.Module, execution: ExecutionSpec):
+    """The module, through torch.compile when asked for (it is not by default)."""
+    return torch.compile(module) if execution.compile else module
 
 
 def to_float_images(images: torch.Tensor, device: torch.device) -> torch.Tensor:

@@ -8,7 +8,16 @@ from mike.data.tri_class import TriClassData
 from mike.losses import segmentation_loss
 from mike.metrics import IoUAccumulator
 from mike.models.segmenter import Segmenter
-from mike.training.loop import Checkpointer, StepCallback, TrainSpec, fit, prepare, to_float_images
+from mike.training.loop import (
+    Checkpointer,
+    StepCallback,
+    TrainSpec,
+    compiled,
+    fit,
+    prepare,
+    to_float_images,
+)
+from mike.training.specs import DEFAULT_EXECUTION, ExecutionSpec
 
 
 def train_teacher(
@@ -19,16 +28,19 @@ def train_teacher(
     on_step: StepCallback | None = None,
     device: str | torch.device = "cpu",
     checkpointer: Checkpointer | None = None,
+    execution: ExecutionSpec = DEFAULT_EXECUTION,
 ) -> Segmenter:
     """Train model in place. Classes may overlap in a crop, so each channel is its own binary task."""
     device = torch.device(device)
     prepare(model, device)
+    segment = compiled(model, execution)
+    images, masks = data.images.to(device), data.masks.to(device)  # resident on the device
 
     def step_loss(step, idx):
-        x = to_float_images(data.images[idx], device)
-        return segmentation_loss(model(x), data.masks[idx].to(device).float()), {}
+        x = to_float_images(images[idx], device)
+        return segmentation_loss(segment(x), masks[idx].float()), {}
 
-    return fit(model, step_loss, len(data), spec, seed, on_step, checkpointer)
+    return fit(model, step_loss, len(data), spec, seed, on_step, checkpointer, execution)
 
 
 @torch.no_grad()

@@ -11,8 +11,18 @@ from mike.data.tri_class import TriClassData
 from mike.losses import mike_loss, pixel_loss
 from mike.models.autoencoder import Autoencoder
 from mike.models.segmenter import Segmenter
+from mike.models.stacked import StackedTeachers
 from mike.schedules import Schedule
-from mike.training.loop import Checkpointer, StepCallback, TrainSpec, fit, prepare, to_float_images
+from mike.training.loop import (
+    Checkpointer,
+    StepCallback,
+    TrainSpec,
+    compiled,
+    fit,
+    prepare,
+    to_float_images,
+)
+from mike.training.specs import DEFAULT_EXECUTION, ExecutionSpec
 
 
 @dataclass
@@ -47,29 +57,34 @@ def train_mike(
     on_step: StepCallback | None = None,
     device: str | torch.device = "cpu",
     checkpointer: Checkpointer | None = None,
+    execution: ExecutionSpec = DEFAULT_EXECUTION,
 ) -> Autoencoder:
     """Train the autoencoder so the frozen teachers react to x̄ as to x (Eq. 1, masked per teacher).
 
-    on_step receives the loss, the pixel MSE, and every teacher's per-layer error ('t{n}/{layer}'), every
-    step: the curves of Figures 5 and 6.
+    on_step receives the loss, the pixel MSE, and every teacher's per-layer error ('t{n}/{layer}'), for
+    every step: the curves of Figures 5 and 6.
     """
     device = torch.device(device)
     for t in teachers:
         prepare(t, device).freeze()
     names = [t.layer_names for t in teachers]
+    if routing == "stacked":  # one vmapped ensemble instead of a loop over the teachers
+        teachers = StackedTeachers(list(teachers)).to(device)
     prepare(autoencoder, device)
+    reconstruct = compiled(autoencoder, execution)
+    images = query.images.to(device)  # resident on the device for the whole run
 
     def step_loss(step, idx):
-        x = to_float_images(query.images[idx], device)
-        x_bar = autoencoder(x)
+        x = to_float_images(images[idx], device)
+        x_bar = reconstruct(x)
         weights = schedule(step)
-        loss, per_layer = mike_loss(teachers, x, x_bar, query.membership[idx].to(device), weights, routing)
-        metrics = {"pixel_mse": pixel_loss(x, x_bar.detach()).item()}
+        loss, per_layer = mike_loss(teachers, x, x_bar, query.membership[idx], weights, routing)
+        metrics = {"pixel_mse": pixel_loss(x, x_bar.detach())}
         for n, errors in enumerate(per_layer):
-            metrics.update({f"t{n}/{layer}": e for layer, e in zip(names[n], errors, strict=True)})
+            metrics.update({f"t{n}/{layer}": errors[i] for i, layer in enumerate(names[n])})
         return loss, metrics
 
-    return fit(autoencoder, step_loss, len(query), spec, seed, on_step, checkpointer)
+    return fit(autoencoder, step_loss, len(query), spec, seed, on_step, checkpointer, execution)
 
 
 def train_pixelwise(
@@ -80,13 +95,16 @@ def train_pixelwise(
     on_step: StepCallback | None = None,
     device: str | torch.device = "cpu",
     checkpointer: Checkpointer | None = None,
+    execution: ExecutionSpec = DEFAULT_EXECUTION,
 ) -> Autoencoder:
     """The baseline: the same autoencoder trained with pixel MSE on the same query images."""
     device = torch.device(device)
     prepare(autoencoder, device)
+    reconstruct = compiled(autoencoder, execution)
+    images = images.to(device)
 
     def step_loss(step, idx):
         x = to_float_images(images[idx], device)
-        return pixel_loss(x, autoencoder(x)), {}
+        return pixel_loss(x, reconstruct(x)), {}
 
-    return fit(autoencoder, step_loss, images.shape[0], spec, seed, on_step, checkpointer)
+    return fit(autoencoder, step_loss, images.shape[0], spec, seed, on_step, checkpointer, execution)

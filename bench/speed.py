@@ -1,0 +1,168 @@
+"""The speed goals of mike-bench, measured side by side: this tree against an earlier commit ("before").
+
+    uv run python bench/speed.py                               # everything but the small suite (~15 min)
+    uv run python bench/speed.py --only first-line bookkeeping --before 5b1925c
+    uv run python bench/speed.py --only suite-small            # `suite single --profile small`, both trees
+
+Sections (each prints a table, with "before → after" and the ratio where a comparison is made):
+- first-line: seconds from starting a command to its first line of output (status, report, suite).
+- bookkeeping: seconds per run spent outside the stage's own work (Sacred, MongoDB, artifacts).
+- teachers: MIKE transfer step time with 1, 11 and 100 teachers (routed loop and stacked ensemble), at
+  1 and 2 torch threads, peak memory, and the largest N that fits in this machine's memory.
+- downstream: 11 decoders of one encoder, trained one after another vs stacked with torch.func (vmap).
+- suite-smoke / suite-small: wall time of `suite all --profile smoke` / `suite single --profile small`.
+
+"Before" runs the same measurement on a git worktree of --before (default: the last commit before the
+speed work), with this tree's virtual environment. Every measurement runs in its own process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BEFORE = "5b1925c"  # the last commit before the speed work (issue 11)
+SECTIONS = ("first-line", "bookkeeping", "teachers", "downstream", "suite-smoke", "suite-small")
+
+
+def worktree(ref: str) -> Path:
+    """A checkout of `ref` beside this tree (made once, reused)."""
+    path = Path(tempfile.gettempdir()) / f"mike-bench-{ref}"
+    if not (path / "benchmark").is_dir():
+        subprocess.run(["git", "worktree", "add", "--detach", "-f", str(path), ref], cwd=ROOT, check=True)
+    return path
+
+
+def child(tree: Path, *args: str, threads: int | None = None, timeout: float = 3600) -> dict:
+    """Run this file's probe in `tree` (its modules first on the path); returns the probe's JSON."""
+    env = {**os.environ, "PYTHONPATH": str(tree)}
+    if threads:
+        env["OMP_NUM_THREADS"] = str(threads)
+    out = subprocess.run(
+        [sys.executable, str(Path(__file__).resolve()), "--probe", *args],
+        cwd=tree,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    if out.returncode != 0:
+        raise RuntimeError(f"probe {args} failed in {tree}:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def first_line(tree: Path, command: list[str]) -> float:
+    """Seconds until the command prints its first line (stdout or stderr); the command is then stopped."""
+    with tempfile.TemporaryDirectory() as work:
+        started = time.perf_counter()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "benchmark.cli", *command, "--workdir", work],
+            cwd=tree,
+            env={**os.environ, "PYTHONPATH": str(tree)},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        proc.stdout.readline()
+        seconds = time.perf_counter() - started
+        proc.kill()
+        proc.wait()
+    return seconds
+
+
+def suite_wall(tree: Path, args: list[str]) -> float:
+    with tempfile.TemporaryDirectory() as work:
+        started = time.perf_counter()
+        subprocess.run(
+            [sys.executable, "-m", "benchmark.cli", "suite", *args, "--workdir", work],
+            cwd=tree,
+            env={**os.environ, "PYTHONPATH": str(tree)},
+            check=True,
+            capture_output=True,
+        )
+        return time.perf_counter() - started
+
+
+def row(name: str, before: float | None, after: float, unit: str = "s") -> None:
+    if before is None:
+        print(f"  {name:44s} {'':>12s}   {after:10.3f} {unit}")
+    else:
+        print(f"  {name:44s} {before:10.3f} {unit} → {after:8.3f} {unit}   ({before / after:5.2f}× faster)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--only", nargs="+", choices=SECTIONS, default=[s for s in SECTIONS[:-1]])
+    parser.add_argument("--before", default=BEFORE, help=f"git ref to compare with (default {BEFORE})")
+    parser.add_argument("--profile", default="paper", help="widths for the teachers section")
+    parser.add_argument("--probe", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.probe:
+        from speed_probes import PROBES  # beside this file (also when measuring another tree)
+
+        print(json.dumps(PROBES[args.probe[0]](*args.probe[1:])))
+        return
+    old, new = worktree(args.before), ROOT
+    print(f"# mike-bench speed: {platform.machine()}, {os.cpu_count()} CPUs; before = {args.before}")
+    if "first-line" in args.only:
+        print("first line of output (s), `python -m benchmark.cli`; `uv run` adds its own start-up")
+        for command in (["status"], ["report"], ["suite", "single", "--profile", "smoke"]):
+            before = min(first_line(old, command) for _ in range(2))
+            after = min(first_line(new, command) for _ in range(2))
+            row(" ".join(command), before, after)
+    if "bookkeeping" in args.only:
+        print("bookkeeping per run (s): Sacred, MongoDB, artifacts of a run that logs 80 steps, 30 runs")
+        for kib, what in (("0", "no artifact (a downstream run)"), ("1024", "a 1 MiB model artifact")):
+            before, after = child(old, "bookkeeping", kib), child(new, "bookkeeping", kib)
+            row(what, before["per_run"], after["per_run"])
+    if "teachers" in args.only:
+        teachers_section(new, args.profile)
+    if "downstream" in args.only:
+        result = child(new, "downstream", threads=2)
+        print("11 downstream decoders of one encoder, one optimiser step each (s), small widths, batch 32")
+        row("one after another (the suite's way)", None, result["loop"])
+        row("stacked, torch.func vmap", None, result["vmap"])
+        print(f"  stacked / one after another: {result['vmap'] / result['loop']:.2f}")
+    if "suite-smoke" in args.only:
+        print("`suite all --profile smoke`, wall clock (s), fresh store")
+        smoke = ["all", "--profile", "smoke"]
+        row("suite all --profile smoke", suite_wall(old, smoke), suite_wall(new, smoke))
+    if "suite-small" in args.only:
+        print("`suite single --profile small`, wall clock (s), fresh store")
+        before = suite_wall(old, ["single", "--profile", "small"])
+        row("suite single --profile small", before, suite_wall(new, ["single", "--profile", "small"]))
+
+
+def teachers_section(tree: Path, profile: str) -> None:
+    print(f"MIKE transfer step, {profile} widths, batch 32 (s per step; peak resident memory)")
+    base = {}
+    for threads in (1, 2):
+        for n, routing in ((1, "routed"), (11, "routed"), (11, "stacked")):
+            r = child(tree, "transfer", profile, str(n), routing, threads=threads)
+            base.setdefault(threads, r["step"])
+            print(
+                f"  {threads} thread(s), {n:3d} teachers {routing:8s} {r['step']:8.3f} s/step "
+                f"({r['step'] / base[threads]:4.2f}× 1 teacher)  peak {r['peak_mib']:7.0f} MiB"
+            )
+    small = child(tree, "transfer", profile, "11", "routed", threads=1)
+    large = child(tree, "transfer", profile, "100", "routed", threads=1)
+    per_teacher = max((large["peak_mib"] - small["peak_mib"]) / 89, 1e-3)
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**20
+    fits = 11 + int((0.9 * total - small["peak_mib"]) / per_teacher)  # peak grows linearly with N
+    print(
+        f"  100 teachers, 1 thread: {large['step']:.3f} s/step ({large['step'] / small['step']:.2f}× 11), "
+        f"peak {large['peak_mib']:.0f} MiB; {per_teacher:.1f} MiB per extra teacher → about {fits} teachers "
+        f"fit in 90% of this machine's {total / 1024:.0f} GiB"
+    )
+
+
+if __name__ == "__main__":
+    main()

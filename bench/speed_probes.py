@@ -1,0 +1,134 @@
+"""The measurements behind bench/speed.py, each run in its own process (so its peak memory is its own),
+in whichever tree is first on the path: they use only APIs that both the old and the new tree have."""
+
+from __future__ import annotations
+
+import inspect
+import resource
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+
+def _peak_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def bookkeeping(artifact_kib: str = "1024", runs: int = 30) -> dict:
+    """Seconds per run of a stage that does no work but log 80 steps and store an artifact (0: none, like
+    a downstream evaluation; 1024: a model of about the paper-width autoencoder's size)."""
+    from benchmark.runs import RunSpec, execute
+    from benchmark.store import RunStore, connect, embedded_server
+
+    def body(ctx):
+        for step in range(80):
+            ctx.log(step, {"loss": 0.5})
+        if int(artifact_kib):
+            ctx.add_artifact("model.pt", {"w": torch.zeros(int(artifact_kib) * 256)})
+        return {"x": 1.0}
+
+    new_api = "mongo_url" not in inspect.signature(execute).parameters
+    with tempfile.TemporaryDirectory() as work, embedded_server(Path(work) / "db") as url:
+        store = RunStore(connect(url), url)
+        times = []
+        for i in range(runs + 2):
+            spec = RunSpec("downstream", f"run {i}", {"stage": "downstream", "seed": 0, "i": i})
+            started = time.perf_counter()
+            if new_api:
+                execute(spec, store, body, {})
+            else:
+                execute(spec, store, url, body, {})
+            times.append(time.perf_counter() - started)
+    return {"per_run": sum(times[2:]) / runs}
+
+
+def transfer(profile: str, teachers: str, routing: str, steps: int = 4, warmup: int = 2) -> dict:
+    """Seconds per MIKE transfer step with N frozen teachers (random weights), batch 32."""
+    from mike.losses import mike_loss
+    from mike.models.autoencoder import Autoencoder
+    from mike.models.segmenter import Segmenter
+    from mike.profiles import get_profile
+    from mike.schedules import make_schedule
+    from mike.training.loop import prepare
+
+    p, n, device = get_profile(profile), int(teachers), torch.device("cpu")
+    torch.manual_seed(0)
+    ensemble = [prepare(Segmenter(p.segmenter_widths, p.segmenter_expand), device).freeze() for _ in range(n)]
+    if routing == "stacked":
+        from mike.models.stacked import StackedTeachers
+
+        ensemble = StackedTeachers(ensemble)
+    ae = prepare(Autoencoder(p.autoencoder_widths, p.autoencoder_expand), device)
+    optimizer = torch.optim.Adam(ae.parameters())
+    schedule = make_schedule("uniform", [18] * n, 100)
+    generator = torch.Generator().manual_seed(1)
+    x = torch.rand(32, 3, 64, 64).contiguous(memory_format=torch.channels_last)
+
+    def step():
+        owner = torch.randint(0, n, (32,), generator=generator)  # each sample belongs to one teacher
+        membership = torch.zeros(32, n, dtype=torch.bool)
+        membership[torch.arange(32), owner] = True
+        loss, _ = mike_loss(ensemble, x, ae(x), membership, schedule(0), routing=routing)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+    for _ in range(warmup):
+        step()
+    started = time.perf_counter()
+    for _ in range(steps):
+        step()
+    return {"step": (time.perf_counter() - started) / steps, "peak_mib": _peak_mib()}
+
+
+def downstream(k: int = 11, steps: int = 4) -> dict:
+    """One optimiser step of k decoders (small widths, batch 32): a loop of k, and one vmapped stack."""
+    import copy
+
+    from torch.func import functional_call, stack_module_state, vmap
+
+    from mike.losses import segmentation_loss
+    from mike.models.autoencoder import Autoencoder
+    from mike.profiles import get_profile
+    from mike.training.loop import prepare
+
+    p = get_profile("small")
+    torch.manual_seed(0)
+    ae = Autoencoder(p.autoencoder_widths, p.autoencoder_expand)
+    z, masks = torch.randn(k, 32, 2, 8, 8), (torch.rand(k, 32, 3, 64, 64) > 0.8).float()
+    decoders = [prepare(ae.fresh_decoder(3), torch.device("cpu")) for _ in range(k)]
+    optimizers = [torch.optim.Adam(d.parameters()) for d in decoders]
+
+    def loop():
+        for d, o, zz, mm in zip(decoders, optimizers, z, masks, strict=True):
+            loss = segmentation_loss(d(zz), mm)
+            o.zero_grad()
+            loss.backward()
+            o.step()
+
+    params, buffers = stack_module_state([ae.fresh_decoder(3) for _ in range(k)])
+    base = copy.deepcopy(decoders[0]).to("meta")
+    stacked_optimizer = torch.optim.Adam(params.values())
+
+    def one(pp, bb, zz, mm):
+        return segmentation_loss(functional_call(base, (pp, bb), (zz,)), mm)
+
+    def stacked():
+        loss = vmap(one)(params, buffers, z, masks).sum()
+        stacked_optimizer.zero_grad()
+        loss.backward()
+        stacked_optimizer.step()
+
+    result = {}
+    for name, fn in (("loop", loop), ("vmap", stacked)):
+        fn()
+        started = time.perf_counter()
+        for _ in range(steps):
+            fn()
+        result[name] = (time.perf_counter() - started) / steps
+    return result
+
+
+PROBES = {"bookkeeping": bookkeeping, "transfer": transfer, "downstream": downstream}

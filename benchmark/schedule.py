@@ -1,0 +1,49 @@
+"""Which runs can go together and when: work units (groups) of a plan and their readiness.
+
+A group is a list of runs executed one after another in one process. The downstream evaluations of one
+encoder form one group: its embeddings and models are loaded once, not once per task. Every other run is
+a group of its own. A group is ready when every run it depends on outside itself has COMPLETED.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from suites.plan import Planned
+
+
+@dataclass
+class Group:
+    runs: list[Planned]
+    needs: set[str] = field(default_factory=set)  # config hashes outside the group, COMPLETED first
+
+    @property
+    def hashes(self) -> list[str]:
+        return [p.spec.hash for p in self.runs]
+
+
+def _group_key(p: Planned) -> str:
+    if p.spec.stage == "downstream":
+        return f"downstream:{p.spec.config['encoder']}"
+    return p.spec.hash
+
+
+def group_plan(plan: list[Planned], completed: set[str]) -> list[Group]:
+    """The plan's runs not yet COMPLETED, as groups in plan order (a group sits where its first run did)."""
+    groups: dict[str, Group] = {}
+    for p in plan:
+        if p.spec.hash in completed:
+            continue
+        groups.setdefault(_group_key(p), Group([])).runs.append(p)
+    for g in groups.values():
+        inside = set(g.hashes)
+        g.needs = {d.spec.hash for p in g.runs for d in p.deps} - inside
+    return list(groups.values())
+
+
+def next_ready(pending: list[Group], done: set[str]) -> Group | None:
+    """The first pending group (plan order) whose dependencies are all done; removed from `pending`."""
+    for i, g in enumerate(pending):
+        if g.needs <= done:
+            return pending.pop(i)
+    return None

@@ -114,7 +114,7 @@ def run_plan(plan: list[Planned], ws, setup: WorkerSetup, jobs: int = 1, out=sys
     if reused:
         print(f"{reused} of {len(plan)} runs already COMPLETED: reused", file=out, flush=True)
     progress = _Progress(plan, completed, out, max(jobs, 1))
-    if jobs <= 1 or len(groups) <= 1:
+    if jobs <= 1:
         wrap = _bar_wrapper(out) if getattr(out, "isatty", lambda: False)() else None
         done, pending = set(completed), list(groups)
         while pending:

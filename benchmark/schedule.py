@@ -1,14 +1,16 @@
 """Which runs can go together and when: work units (groups) of a plan and their readiness.
 
 A group is a list of runs executed one after another in one process. The downstream evaluations of one
-encoder form one group: its embeddings and models are loaded once, not once per task. Every other run is
-a group of its own. A group is ready when every run it depends on outside itself has COMPLETED.
+encoder form one group: its embeddings and models are loaded once, not once per task. The dataset builds
+of one data source form one group: the first one draws the synthetic COCO, the others reuse it (two
+workers would otherwise draw it twice at once). Every other run is a group of its own. A group is ready when every run it depends on outside itself has COMPLETED.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from mike.data.cache import config_hash
 from suites.plan import Planned
 
 
@@ -25,6 +27,8 @@ class Group:
 def _group_key(p: Planned) -> str:
     if p.spec.stage == "downstream":
         return f"downstream:{p.spec.config['encoder']}"
+    if p.spec.stage == "dataset":
+        return f"dataset:{config_hash(p.spec.config['data'])}"
     return p.spec.hash
 
 

@@ -33,7 +33,9 @@ def test_downstream_runs_of_one_encoder_form_one_group_that_waits_for_every_teac
     )
     teachers = {p.spec.hash for p in plan if p.spec.stage == "teacher"}
     assert all(teachers <= g.needs for g in downstream)  # every task's teacher normalises its IoU
-    others = [g for g in groups if g.runs[0].spec.stage != "downstream"]
+    (datasets,) = [g for g in groups if g.runs[0].spec.stage == "dataset"]
+    assert len(datasets.runs) == 22  # one data source: drawn once, by one worker
+    others = [g for g in groups if g.runs[0].spec.stage not in ("downstream", "dataset")]
     assert all(len(g.runs) == 1 for g in others)
     assert sum(len(g.runs) for g in groups) == len(plan)
 

@@ -53,6 +53,13 @@ def test_second_run_reuses_everything(smoke_store):
     assert f"{SINGLE_RUNS} runs, 0 trained, {SINGLE_RUNS} reused" in again.stdout
 
 
+def test_a_pool_runs_a_plan_with_a_single_run_left(smoke_store):
+    cwd, _ = smoke_store  # `single` is done: of `progressive`, only the progressive transfer is left
+    out = mike_bench("suite", "progressive", "--profile", "smoke", "--jobs", "2", cwd=cwd)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "5 runs, 1 trained, 4 reused" in out.stdout
+
+
 @pytest.fixture
 def mongo(tmp_path):
     with SecantusDBServer(storage_path=str(tmp_path / "db"), host="127.0.0.1", port=0) as server:

@@ -3,7 +3,8 @@
 A group is a list of runs executed one after another in one process. The downstream evaluations of one
 encoder form one group: its embeddings and models are loaded once, not once per task. The dataset builds
 of one data source form one group: the first one draws the synthetic COCO, the others reuse it (two
-workers would otherwise draw it twice at once). Every other run is a group of its own. A group is ready when every run it depends on outside itself has COMPLETED.
+workers would otherwise draw it twice at once). Every other run is a group of its own. A group is
+ready when every run it depends on outside itself has COMPLETED.
 """
 
 from __future__ import annotations

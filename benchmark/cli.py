@@ -170,7 +170,7 @@ def cmd_suite(args) -> int:
     cores = os.cpu_count() or 1
     threads = max(1, cores // jobs) if device == "cpu" else None
     with open_store(args) as (store, url):
-        # runs_at_once: the time-per-epoch claims read it (K runs share the machine's memory bandwidth)
+        # runs_at_once: how many runs shared the machine while a run's timings were taken
         extra = {"suite": args.name, "profile": profile.name, "store": store.url, "runs_at_once": jobs}
         setup = WorkerSetup(url, args.workdir / "cache", device, threads, extra)
         ws = None

@@ -21,6 +21,8 @@ from mike.errors import UserError
 from mike.featpred.specs import SubstituteConfig
 from mike.training.specs import EpochSpec, ExecutionSpec, TrainSpec
 
+TEACHER_LAYERS = 18  # the teacher's layers (mike.models.segmenter), here for planning without torch
+
 
 @dataclass(frozen=True)
 class SuiteOptions:
@@ -37,6 +39,10 @@ class SuiteOptions:
     # and give the same loss: 'routed' loops over the teachers, 'stacked' runs them as one vmapped ensemble
     # (fewer, larger kernels: meant for GPUs; on a CPU the loop is as fast).
     routing: str = "routed"
+    # Figures 5–6 (the `progressive` suite): batches each teacher layer carries the weight under last-layer
+    # progressive; its uniform twin trains as long. 0: the transfer's own steps (`transfer.steps`). The
+    # paper's ~20,000 batches over 18 layers are ~1,100 per layer.
+    progressive_steps_per_layer: int = 0
 
     def __post_init__(self):
         if self.downstream_decoder not in ("fresh", "finetune"):
@@ -45,6 +51,10 @@ class SuiteOptions:
             )
         if self.routing not in ("routed", "stacked"):
             raise ValueError(f"routing must be 'routed' or 'stacked', not {self.routing!r}")
+        if self.progressive_steps_per_layer < 0:
+            raise ValueError(
+                f"progressive_steps_per_layer must be ≥ 0, not {self.progressive_steps_per_layer}"
+            )
 
 
 @dataclass(frozen=True)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from mike.data.tasks import TASK_CODES
-from mike.profiles import Profile
+from mike.profiles import TEACHER_LAYERS, Profile
 from suites.plan import Planned, baseline_run, data_config, downstream_run, flatten, teacher_run, transfer_run
 
 
@@ -57,13 +58,23 @@ def eleven(profile: Profile, seeds: list[int], coco_root: Path | None) -> list[P
     return _multi(profile, list(TASK_CODES), seeds, coco_root)
 
 
+def progressive_length(profile: Profile) -> Profile:
+    """The profile with the transfer length of Figures 5–6: `suites.progressive_steps_per_layer` batches per
+    teacher layer (both schedules, so that they compare on the same steps), else the transfer's own."""
+    per_layer = profile.suites.progressive_steps_per_layer
+    if not per_layer:
+        return profile
+    return replace(profile, transfer=replace(profile.transfer, steps=per_layer * TEACHER_LAYERS))
+
+
 def progressive(profile: Profile, seeds: list[int], coco_root: Path | None) -> list[Planned]:
     """Figures 5–6: the BTS teacher, all-layers uniform vs last-layer progressive, per-layer loss per step."""
     data, roots = data_config(profile, coco_root), []
+    long = progressive_length(profile)
     for seed in seeds:
         teacher = teacher_run(profile, profile.suites.progressive_task, seed, data)
         roots += [
-            transfer_run(profile, [teacher], schedule, seed, data) for schedule in ("uniform", "progressive")
+            transfer_run(long, [teacher], schedule, seed, data) for schedule in ("uniform", "progressive")
         ]
     return flatten(roots)
 

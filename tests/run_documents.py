@@ -117,11 +117,22 @@ def noise(scale: float, *key) -> float:
 # ---- MIKE ------------------------------------------------------------------------------------------------
 
 
-def teachers(gs: GeneratedStore, profile: str, seed: int, data: dict = SYNTHETIC) -> dict[str, str]:
+def teachers(
+    gs: GeneratedStore, profile: str, seed: int, data: dict = SYNTHETIC, iou: float = 0.7
+) -> dict[str, str]:
     return {
-        t: gs.add("teacher", profile, seed, {"task": t, "data": data, "train": TRAIN}, {"iou": 0.7})
+        t: gs.add("teacher", profile, seed, {"task": t, "data": data, "train": TRAIN}, {"iou": iou})
         for t in TASK_CODES
     }
+
+
+def split_runs(
+    gs: GeneratedStore, profile: str, positive_fraction: list[float], data: dict = SYNTHETIC
+) -> None:
+    """The dataset runs of every task's test split (the teachers' constant predictor is read from them)."""
+    for t in TASK_CODES:
+        config = {"task": t, "split": "test", "data": data}
+        gs.add("dataset", profile, 0, config, {"size": 100, "positive_fraction": positive_fraction})
 
 
 def figure3_runs(
@@ -131,10 +142,11 @@ def figure3_runs(
     mike_minus_baseline: Callable[[int, int, int], float],
     data: dict = SYNTHETIC,
     transfer_train: dict = TRAIN,
+    teacher_iou: float = 0.7,
 ) -> None:
     """11 single-teacher MIKE encoders and their baselines, each evaluated on the 11 tasks, per seed."""
     for seed in seeds:
-        teacher = teachers(gs, profile, seed, data)
+        teacher = teachers(gs, profile, seed, data, teacher_iou)
         for e, enc in enumerate(TASK_CODES):
             common = {"tasks": [enc], "data": data}
             mike = gs.add(
@@ -257,10 +269,12 @@ def fp_runs(
     source: str = "imagenet",
     cnn: dict | None = None,
     spread: float = 0.001,
+    stopping: dict | None = None,
 ) -> None:
     """Autoencoder and probe runs of every procedure × z per dataset and seed, and simple-CNN runs.
 
-    levels / seconds override LEVELS / SECONDS per (dataset, procedure); a value may be a dict by z."""
+    levels / seconds override LEVELS / SECONDS per (dataset, procedure); a value may be a dict by z.
+    stopping: the autoencoders' epochs run and best epoch (default: 5 of at most 6, best 1: patience 3)."""
     levels, seconds = levels or {}, seconds or {}
     net = loss_network(gs, profile, source)
     for dataset in datasets:
@@ -286,7 +300,11 @@ def fp_runs(
                             "train": AE_TRAIN,
                             "loss_network": net if uses else None,
                         },
-                        {"epochs": 5, "epoch_seconds": t, "loss_network": used},
+                        {
+                            **(stopping or {"epochs": 5, "best_epoch": 1}),
+                            "epoch_seconds": t,
+                            "loss_network": used,
+                        },
                     )
                     scale = spread / 10 if dataset == "lunar_lander" else spread  # distances ~0.02
                     result = {

@@ -64,3 +64,31 @@ def test_paper_profile_lists_its_choices_and_runs_the_feature_prediction_study_f
     paper = get_profile("paper")
     assert paper.losses.seeds == 4
     assert {"widths", "COCO crops", "training lengths", "optimiser"} <= set(paper.reduced)
+
+
+def test_progressive_steps_per_layer_lengthen_both_schedules_of_figures_5_6_only():
+    from mike.profiles import TEACHER_LAYERS
+    from suites.registry import SuitePaths, build_plan
+
+    profile = get_profile("small").with_overrides({"suites.progressive_steps_per_layer": 7})
+    runs = build_plan("all", profile, [0], SuitePaths())
+    progressive = [
+        p for p in build_plan("progressive", profile, [0], SuitePaths()) if p.spec.stage == "transfer"
+    ]
+    assert sorted(p.spec.config["schedule"] for p in progressive) == ["progressive", "uniform"]
+    assert {p.spec.config["train"]["steps"] for p in progressive} == {7 * TEACHER_LAYERS}
+    others = [
+        p
+        for p in runs
+        if p.spec.stage == "transfer" and p.spec.hash not in {q.spec.hash for q in progressive}
+    ]
+    assert others and {p.spec.config["train"]["steps"] for p in others} == {profile.transfer.steps}
+    with pytest.raises(ConfigError, match="progressive_steps_per_layer"):
+        get_profile("small").with_overrides({"suites.progressive_steps_per_layer": -1})
+
+
+def test_the_teacher_has_the_layer_count_planning_assumes():
+    from mike.models.segmenter import Segmenter
+    from mike.profiles import TEACHER_LAYERS
+
+    assert len(Segmenter((8, 8, 8, 8), 1).layers) == TEACHER_LAYERS

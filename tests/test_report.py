@@ -188,8 +188,10 @@ def test_a_paper_report_from_runs_missing_a_newer_field(hand_made_store, tmp_pat
     folder = build(store, "paper", None, tmp_path)
     md = (folder / "report.md").read_text()
     assert "PAPER PROFILE" in md and "Figure 6" in md and "NOT a reproduction" not in md
-    # every verdict says its seeds, its test, its setting and its power
-    assert "| claim | source | verdict | n seeds | test | MDE (80% power) | measured |" in md
+    # every verdict says its seeds, its test, its setting and its power; preconditions come before them
+    header = "| claim | source | verdict | n seeds | test | MDE (80% power) | seeds for 80% power | measured |"
+    assert header in md
+    assert md.index("| precondition | status | measured |") < md.index(header)
     assert "### MIKE setting A: " in md and "### feature prediction setting A: " in md
     assert "Seeds: 3; test: one-sided t over 3 seed-level values" in md
     # runs stored before the decoder option trained a fresh decoder: the Deviations say so

@@ -84,7 +84,10 @@ def test_two_mike_settings_are_judged_apart(gs, other, described, shared, tmp_pa
     # the report shows each setting with its own verdict table, seeds, test and MDE
     md = (build(store, "smoke", "single", tmp_path) / "report.md").read_text()
     assert "### MIKE setting A: " in md and "### MIKE setting B: " in md and described in md
-    assert "| claim | source | verdict | n seeds | test | MDE (80% power) | measured |" in md
+    assert (
+        "| claim | source | verdict | n seeds | test | MDE (80% power) | seeds for 80% power | measured |"
+        in md
+    )
     assert "MIKE, Figure 3: single-teacher encoders vs the pixel-wise baseline (MIKE setting B)" in md
 
 

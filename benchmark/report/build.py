@@ -11,6 +11,7 @@ import pandas as pd
 
 from benchmark.report import claims as claims_mod
 from benchmark.report.claims import Verdict
+from benchmark.report.claims.preconditions import family_checks
 from benchmark.report.data import ReportData, load, profiles_in, single_teacher, split_by_setting
 from benchmark.report.deviations import deviations
 from benchmark.report.document import Document
@@ -124,8 +125,11 @@ def _judge_by_setting(
         "Each setting is a set of runs that may be compared: runs that differ in anything but seed, task, "
         "procedure, z or schedule (data source, loss network, training options) are never averaged together. "
         "Verdicts use seeds as the unit of evidence (reports/claims.toml says how); MDE: the minimum "
-        "detectable effect at 80% power given the observed spread across seeds."
+        "detectable effect at 80% power given the observed spread across seeds; seeds for 80% power: how "
+        "many seeds every comparison of the claim needs to detect its smallest effect that matters (or, "
+        "without one, the effect observed) at that spread — the power analysis for the next run."
     )
+    params = claims_mod.load_preconditions()
     families = [("MIKE", set(suites) & MIKE_SUITES), ("feature prediction", set(suites) & {"losses"})]
     prefix = "smoke run, not a reproduction: " if profile == "smoke" else ""
     judged = []
@@ -134,11 +138,28 @@ def _judge_by_setting(
             continue
         for setting, part in split_by_setting(data, family):
             here = family_suites & set(suites_present(part))  # a progressive-only setting: its claim only
-            verdicts = claims_mod.evaluate(claims, part, store, here, setting.label)
+            verdicts = claims_mod.evaluate(claims, part, store, here, setting.label, params)
             judged.append((setting, part, verdicts))
             doc.heading(f"{setting.label}: {setting.summary()}", 3)
+            checks = family_checks(family, part, params)
+            if checks:
+                doc.text(
+                    "Preconditions, checked before the verdicts (a claim on runs failing one: inconclusive):"
+                )
+                doc.table(
+                    ["precondition", "status", "measured"], [[c.name, c.status, c.detail] for c in checks]
+                )
             doc.table(
-                ["claim", "source", "verdict", "n seeds", "test", "MDE (80% power)", "measured"],
+                [
+                    "claim",
+                    "source",
+                    "verdict",
+                    "n seeds",
+                    "test",
+                    "MDE (80% power)",
+                    "seeds for 80% power",
+                    "measured",
+                ],
                 [
                     [
                         v.claim["statement"],
@@ -147,6 +168,7 @@ def _judge_by_setting(
                         "—" if v.n_seeds is None else v.n_seeds,
                         v.method,
                         v.mde,
+                        v.seeds_needed,
                         prefix + (f"[{v.label}] " if v.label else "") + v.measured,
                     ]
                     for v in verdicts
@@ -169,7 +191,8 @@ def _claim_details(doc: Document, judged) -> None:
                     f"Judged: {c['judge']}",
                     f"Setting: {setting.label}: {setting.summary()}" + (f" — {v.label}" if v.label else ""),
                     f"Seeds: {'—' if v.n_seeds is None else v.n_seeds}; test: {v.method}; "
-                    f"MDE (80% power): {v.mde}",
+                    f"MDE (80% power): {v.mde}; seeds for 80% power: {v.seeds_needed}",
+                    *[f"Precondition: {c.name}: {c.status} — {c.detail}" for c in v.preconditions],
                     f"Measured: {v.measured}",
                     f"Verdict: {v.verdict}",
                     f"Runs: {ids_text(v.run_ids, 12) or 'none'}",

@@ -20,6 +20,7 @@ from benchmark.report.settings import (
     profile_defaults,
 )
 from benchmark.store import RunStore
+from mike.data.cache import config_hash
 
 FIELDS = {
     "stage": "$config.stage",
@@ -44,6 +45,10 @@ class ReportData:
     simple_cnn: pd.DataFrame = field(default_factory=pd.DataFrame)  # Table II's supervised CNN row
     convergence: pd.DataFrame = field(default_factory=pd.DataFrame)  # Figure 9's autoencoder runs
     catalogue: Catalogue | None = None  # setting dicts by key, for describing settings
+    # For the preconditions: each teacher's test IoU beside its task's best constant predictor, and each
+    # probed autoencoder's stopping (epochs run, best epoch, max_epochs, patience)
+    teachers: pd.DataFrame = field(default_factory=pd.DataFrame)
+    autoencoders: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def rows(self, family: str) -> list[dict[str, str]]:
         """The setting components of every row of a family's frames."""
@@ -98,6 +103,7 @@ def load(store: RunStore, profile: str) -> ReportData:
         {
             "tasks": "$config.tasks",
             "schedule": "$config.schedule",
+            "teachers": "$config.teachers",
             "steps": "$config.train.steps",
             "warmup_steps": "$config.train.warmup_steps",
         },
@@ -108,6 +114,7 @@ def load(store: RunStore, profile: str) -> ReportData:
         {
             "task": "$config.task",
             "encoder": "$config.encoder",
+            "teacher": "$config.teacher",
             "decoder": "$config.decoder",
             "value": "$result.normalised_iou",
         },
@@ -171,6 +178,19 @@ def load(store: RunStore, profile: str) -> ReportData:
         },
     )
     transfer = encoders[encoders["stage"] == "transfer"] if not encoders.empty else encoders
+    autoencoders = _frame(
+        store,
+        {**base, "config.stage": "autoencoder", "config.study": {"$ne": "convergence"}},
+        {
+            "dataset": "$config.data.dataset",
+            "procedure": "$config.procedure",
+            "z": "$config.z",
+            "epochs": "$result.epochs",
+            "best_epoch": "$result.best_epoch",
+            "max_epochs": "$config.train.max_epochs",
+            "patience": "$config.train.patience",
+        },
+    )
     lossnets = runs[runs["stage"] == "loss_network"] if not runs.empty else runs
     sources = {
         "synthetic_coco": any(
@@ -192,7 +212,43 @@ def load(store: RunStore, profile: str) -> ReportData:
         _with_components(simple_cnn, catalogue),
         _with_components(convergence, catalogue),
         catalogue,
+        _teachers(store, base),
+        autoencoders,
     )
+
+
+def constant_iou(positive_fraction: list[float] | None) -> float:
+    """IoU (mike.metrics) of the best constant predictor on a split whose channels have these fractions of
+    positive pixels: every pixel positive in each channel that has positives (IoU_c = its fraction), nothing
+    in the others (their union stays empty, so they do not count)."""
+    present = [f for f in positive_fraction or [] if f > 0]
+    return float(sum(present) / len(present)) if present else float("nan")
+
+
+def _teachers(store: RunStore, base: dict) -> pd.DataFrame:
+    """Teacher runs with their test IoU and the constant predictor's IoU on the same test split (from the
+    dataset run of that task, split and data source: the teacher's own config names them)."""
+    teachers = _frame(
+        store,
+        {**base, "config.stage": "teacher"},
+        {"task": "$config.task", "iou": "$result.iou", "data": "$config.data"},
+    )
+    splits = _frame(
+        store,
+        {**base, "config.stage": "dataset", "config.split": "test"},
+        {"task": "$config.task", "data": "$config.data", "positive_fraction": "$result.positive_fraction"},
+    )
+    constant = {
+        (task, config_hash(data)): constant_iou(fraction)
+        for task, data, fraction in zip(
+            splits["task"], splits["data"], splits["positive_fraction"], strict=True
+        )
+    }
+    teachers["constant_iou"] = [
+        constant.get((task, config_hash(data)), float("nan"))
+        for task, data in zip(teachers["task"], teachers["data"], strict=True)
+    ]
+    return teachers.drop(columns=["data"])
 
 
 def _loss_networks(*frames: pd.DataFrame) -> list[str]:
@@ -212,16 +268,32 @@ def restrict(data: ReportData, setting: dict[str, str]) -> ReportData:
         return frame[frame["components"].map(lambda c: compatible(c, setting))]
 
     probes, convergence = keep(data.probes), keep(data.convergence)
+    downstream, transfer = keep(data.downstream), keep(data.transfer)
     sources = {**data.data_sources, "loss_networks": _loss_networks(probes, convergence)}
     return replace(
         data,
-        downstream=keep(data.downstream),
+        downstream=downstream,
         probes=probes,
-        transfer=keep(data.transfer),
+        transfer=transfer,
+        teachers=_referenced(data.teachers, downstream, "teacher", transfer, "teachers"),
+        autoencoders=_referenced(data.autoencoders, probes, "autoencoder"),
         simple_cnn=keep(data.simple_cnn),
         convergence=convergence,
         data_sources=sources,
     )
+
+
+def _referenced(frame: pd.DataFrame, *by) -> pd.DataFrame:
+    """The rows of `frame` whose config hash a column of another frame names (by: frame, column, ...);
+    a column may hold one hash or a list of them."""
+    if frame.empty:
+        return frame
+    wanted: set[str] = set()
+    for other, column in zip(by[::2], by[1::2], strict=True):
+        if not other.empty and column in other:
+            for value in other[column].dropna():
+                wanted |= set(value) if isinstance(value, list) else {value}
+    return frame[frame["config_hash"].isin(wanted)]
 
 
 def split_by_setting(data: ReportData, family: str) -> list[tuple[Setting, ReportData]]:

@@ -102,9 +102,16 @@ def figures56(data: ReportData, store, task: str) -> tuple[plt.Figure | None, li
     if t.empty:
         return None, []
     t = t[(t["tasks"].map(lambda ts: list(ts) == [task])) & t["schedule"].isin(["uniform", "progressive"])]
-    t = t.sort_values("seed").drop_duplicates("schedule")  # the lowest seed of each schedule
     if t.empty:
         return None, []
+    # the lowest seed's progressive run and the uniform run of the same seed and length (else the lowest)
+    first = t.sort_values(["schedule", "seed"]).drop_duplicates("schedule", keep="first")
+    prog = first[first["schedule"] == "progressive"]
+    if not prog.empty:
+        p = prog.iloc[0]
+        twin = t[(t["schedule"] == "uniform") & t["seed"].eq(p["seed"]) & t["steps"].eq(p["steps"])]
+        first = pd.concat([prog, twin.head(1) if not twin.empty else first[first["schedule"] == "uniform"]])
+    t = first
     fig, axes = plt.subplots(1, 2, figsize=(13, 4.8), sharey=True)
     ids = []
     for ax, schedule, number in zip(axes, ("uniform", "progressive"), (5, 6), strict=True):

@@ -120,16 +120,19 @@ class Catalogue:
         return comps
 
 
-def profile_defaults(profile: str, catalogue: Catalogue) -> dict[str, str]:
-    """{component: key} of the profile's default plan (every suite, seed 0, no local data paths); the
-    default setting dicts are added to `catalogue` so that settings can be described against them."""
+def profile_defaults(profile: str, catalogue: Catalogue) -> dict[str, list[str]]:
+    """{component: keys} of the profile's default plan (every suite, seed 0, no local data paths), the
+    first planned first; a component may have several (e.g. Figures 5–6 transfers trained longer than
+    Figure 3's). The default setting dicts are added to `catalogue` so that settings can be described."""
     plan = build_plan("all", get_profile(profile), [0], SuitePaths())
     planned = Catalogue({p.spec.hash: p.spec.config for p in plan})
-    defaults: dict[str, str] = {}
+    defaults: dict[str, list[str]] = {}
     for p in plan:
         if p.spec.stage in ("downstream", "transfer", "probe", "simple_cnn") or p.spec.config.get("study"):
             for name, key in planned.components(p.spec.config).items():
-                defaults.setdefault(name, key)
+                keys = defaults.setdefault(name, [])
+                if key not in keys:
+                    keys.append(key)
     for key, value in planned.by_key.items():
         catalogue.by_key.setdefault(key, value)
     return defaults
@@ -181,18 +184,23 @@ def enumerate_settings(rows: list[dict[str, str]]) -> list[dict[str, str]]:
     return [kept[i] for i in sorted(range(len(kept)), key=lambda i: -count[i])]
 
 
-def describe(setting: dict[str, str], defaults: dict[str, str], catalogue: Catalogue) -> tuple[str, ...]:
-    """How a setting differs from the profile default, one line per differing component."""
+def describe(
+    setting: dict[str, str], defaults: dict[str, list[str]], catalogue: Catalogue
+) -> tuple[str, ...]:
+    """How a setting differs from the profile default, one line per differing component; a component the
+    default plan itself has in a second form (a suite trained longer) says so."""
     lines = []
     for name, key in sorted(setting.items()):
         value = catalogue.by_key.get(key, {})
-        default = catalogue.by_key.get(defaults.get(name, ""), None)
+        keys = defaults.get(name, [])
+        default = catalogue.by_key.get(keys[0], None) if keys else None
         if name == "loss network":
             lines.append(_loss_network(value))
             if not isinstance(default, dict) or default.get("source") != value.get("source"):
                 continue  # another kind of loss network: the line above says all
-        if defaults.get(name) == key:
+        if keys and keys[0] == key:
             continue
+        planned = " — as the profile plans it for one suite" if key in keys else ""
         if name == "data" and isinstance(value, dict) and value.get("coco_root"):
             lines.append(f"data: real COCO at {value['coco_root']} (profile default: synthetic COCO)")
             continue
@@ -212,7 +220,7 @@ def describe(setting: dict[str, str], defaults: dict[str, str], catalogue: Catal
             diffs.append(f"with {_few(newer)}, no longer in the profile")
         if diffs:
             more = f" (+{len(diffs) - 6} more)" if len(diffs) > 6 else ""
-            lines.append(f"{name}: " + "; ".join(diffs[:6]) + more)
+            lines.append(f"{name}: " + "; ".join(diffs[:6]) + more + planned)
     return tuple(dict.fromkeys(lines))
 
 

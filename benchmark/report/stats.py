@@ -103,6 +103,17 @@ def mde(sd: float, n: int, alpha: float = ALPHA, power: float = POWER, sides: in
     return (float(stats.t.ppf(1 - alpha / sides, df)) + float(stats.t.ppf(power, df))) * sd / math.sqrt(n)
 
 
+def seeds_for(sd: float, effect: float, alpha: float = ALPHA, power: float = POWER, cap: int = 200) -> float:
+    """The fewest seeds (≥ 3) whose t test detects `effect` with `power` at this seed-level spread: the
+    smallest n with mde(sd, n) ≤ effect; inf when even `cap` seeds would not (or the effect is 0)."""
+    if math.isnan(sd) or math.isnan(effect) or effect <= 0:
+        return math.inf
+    for n in range(3, cap + 1):
+        if mde(sd, n, alpha, power) <= effect:
+            return n
+    return math.inf
+
+
 def one_sided_bounds(values: Sequence[float], alpha: float = ALPHA) -> tuple[float, float]:
     """The one-sided (1 - alpha) lower and upper bounds of the mean (together: a 1 - 2·alpha interval)."""
     x = _clean(values)

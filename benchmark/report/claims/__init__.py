@@ -11,7 +11,7 @@ import tomllib
 from collections.abc import Callable
 from pathlib import Path
 
-from benchmark.report.claims import convergence, featpred, instability, mike, reference
+from benchmark.report.claims import convergence, featpred, instability, mike, preconditions, reference
 from benchmark.report.claims.common import FAILS, HOLDS, INCONCLUSIVE, Verdict
 from benchmark.report.claims.mike import three_column
 from benchmark.report.data import ReportData
@@ -34,6 +34,12 @@ SUBSTITUTE_LABEL = "computed with the substitute loss network, a different setti
 def load_claims(path: Path = CLAIMS_FILE) -> list[dict]:
     with open(path, "rb") as f:
         return tomllib.load(f)["claim"]
+
+
+def load_preconditions(path: Path = CLAIMS_FILE) -> dict:
+    """The margins of the preconditions (the claims file's [preconditions] table)."""
+    with open(path, "rb") as f:
+        return tomllib.load(f)["preconditions"]
 
 
 def not_run(claim, data: ReportData, store) -> Verdict:
@@ -69,9 +75,16 @@ EVALUATORS: dict[str, Callable] = {
 
 
 def evaluate(
-    claims: list[dict], data: ReportData, store, suites: set[str], setting: str = ""
+    claims: list[dict],
+    data: ReportData,
+    store,
+    suites: set[str],
+    setting: str = "",
+    params: dict | None = None,
 ) -> list[Verdict]:
-    """Every claim of the given suites, judged on `data` (the runs of one setting, named `setting`)."""
+    """Every claim of the given suites, judged on `data` (the runs of one setting, named `setting`), then
+    held to its preconditions (params: their margins; default: the claims file's)."""
+    params = load_preconditions() if params is None else params
     verdicts = []
     for claim in claims:
         if claim["suite"] not in suites:
@@ -80,5 +93,16 @@ def evaluate(
         verdict.setting = setting
         if claim.get("loss_network") and "substitute" in data.data_sources.get("loss_networks", []):
             verdict.label = SUBSTITUTE_LABEL
-        verdicts.append(verdict)
+        verdicts.append(_held_to(verdict, preconditions.checks_for(claim, data, params)))
     return verdicts
+
+
+def _held_to(verdict: Verdict, checks: list[preconditions.Check]) -> Verdict:
+    """A decided verdict on runs that fail a precondition is inconclusive, naming the precondition."""
+    verdict.preconditions = checks
+    failed = [c for c in checks if c.status == preconditions.NOT_MET]
+    if failed and verdict.verdict in (HOLDS, FAILS):
+        names = "; ".join(c.name for c in failed)
+        verdict.measured = f"inconclusive (precondition not met: {names}). " + verdict.measured
+        verdict.verdict = INCONCLUSIVE
+    return verdict

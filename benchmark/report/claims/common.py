@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from benchmark.report.stats import ALPHA, holm, mde, one_sided_bounds, one_sided_p
+from benchmark.report.stats import ALPHA, holm, mde, one_sided_bounds, one_sided_p, seeds_for
 
 HOLDS, FAILS, INCONCLUSIVE = "holds", "fails", "inconclusive"
 DEFAULT_MIN_SEEDS = 3
@@ -39,6 +39,9 @@ class Verdict:
     mde: str = "—"
     setting: str = ""  # which setting of the runs it was computed in (filled by evaluate)
     label: str = ""  # e.g. computed with the substitute loss network: not the paper's setting
+    preconditions: list = field(default_factory=list)  # the checks made before it (preconditions.Check)
+    seeds_needed: str = "—"  # seeds for 80% power at the smallest effect that matters, at the observed spread
+    spread: float = float("nan")  # the largest seed-level standard deviation among its comparisons
 
 
 @dataclass(frozen=True)
@@ -163,7 +166,15 @@ def judge_groups(
     measured = why + (note + "; " if note else "") + "; ".join(parts) + ". " + "; ".join(details)
     alphas = [ALPHA if need == len(g) else ALPHA / len(g) for _, g, need in groups for _ in g]
     return Verdict(
-        claim, verdict, measured, run_ids, n, _method(n, groups, correct), _mde(tests, alphas, effect)
+        claim,
+        verdict,
+        measured,
+        run_ids,
+        n,
+        _method(n, groups, correct),
+        _mde(tests, alphas, effect),
+        seeds_needed=_seeds_needed(tests, alphas, effect),
+        spread=max((float(np.std(t.clean, ddof=1)) for t in tests if len(t.clean) > 1), default=math.nan),
     )
 
 
@@ -191,6 +202,25 @@ def _mde(tests: Sequence[SeedTest], alphas: Sequence[float], effect: float) -> s
     low, high = min(values), max(values)
     text = f"{low:.3g}" if math.isclose(low, high) else f"{low:.3g}–{high:.3g}"
     return text + (f" (smallest effect that matters: {effect:g})" if effect else "")
+
+
+def _seeds_needed(tests: Sequence[SeedTest], alphas: Sequence[float], effect: float) -> str:
+    """Seeds for 80% power in every comparison at the observed seed-level spread, each at its level: to
+    detect the smallest effect that matters (with it, a claim with no real effect can fail as well as one
+    with an effect hold), or else the observed distance to the threshold (an estimate: it moves with the
+    data). A power analysis for the next run, printed beside each verdict."""
+    needed = []
+    for t, a in zip(tests, alphas, strict=True):
+        x = t.clean
+        if len(x) < 2:
+            continue
+        target = effect if effect > 0 else abs(float(x.mean()) - t.threshold)
+        needed.append(seeds_for(float(np.std(x, ddof=1)), target, a))
+    if not needed:
+        return "n/a (under 2 seeds)"
+    worst = max(needed)
+    basis = "smallest effect" if effect > 0 else "observed effect"
+    return ("> 200" if math.isinf(worst) else str(int(worst))) + f" ({basis})"
 
 
 def ids(frame: pd.DataFrame) -> list[str]:

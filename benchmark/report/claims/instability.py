@@ -79,7 +79,12 @@ def seed_contrast(
     return float(np.mean(deltas)), deeper_minus_shallower, fewest or 0
 
 
+def _zero(value) -> float:
+    return 0.0 if pd.isna(value) else float(value)
+
+
 def fig56_instability(claim, data: ReportData, store) -> Verdict:
+    """Progressive against the uniform run of the same task, seed, length and warm-up."""
     t = data.transfer
     t = t[t["tasks"].map(len) == 1] if not t.empty else t
     prog_runs = t[t["schedule"] == "progressive"] if not t.empty else t
@@ -92,6 +97,8 @@ def fig56_instability(claim, data: ReportData, store) -> Verdict:
         task = prog["tasks"][0]
         same = t[(t["schedule"] == "uniform") & (t["seed"] == prog["seed"])]
         same = same[same["tasks"].map(lambda ts, k=task: list(ts) == [k])]
+        same = same[same["steps"].eq(prog["steps"])]
+        same = same[same["warmup_steps"].map(_zero).eq(_zero(prog["warmup_steps"]))]
         if same.empty:
             continue
         uni = same.iloc[0]

@@ -12,12 +12,15 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import re
 import sys
+import tempfile
 import warnings
 from pathlib import Path
 
 SUITE_NAMES = ("single", "three", "eleven", "progressive", "losses", "all")
 MAX_AUTO_JOBS = 8  # beyond this, per-process memory (datasets, models) outweighs the gain
+MAX_SEEDS = 1000  # far beyond any power analysis here; a typo's million seeds would only plan for minutes
 
 
 def parse_with(tokens: list[str]) -> dict[str, object]:
@@ -109,14 +112,37 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 @contextlib.contextmanager
-def open_store(args):
+def open_store(args, client=None):
+    """The run store: --mongo-url (through `client` when already connected), else the embedded server."""
     from benchmark.store import RunStore, connect, embedded_server, redact
 
     if args.mongo_url:
-        yield RunStore(connect(args.mongo_url), redact(args.mongo_url)), args.mongo_url
+        yield RunStore(client or connect(args.mongo_url), redact(args.mongo_url)), args.mongo_url
         return
     with embedded_server(args.workdir / "db") as url:
         yield RunStore(connect(url), url), url
+
+
+def nothing_stored(args) -> bool:
+    """The embedded store was never created: reading commands say so instead of creating one to look."""
+    from benchmark.store import store_is_empty
+
+    return not args.mongo_url and store_is_empty(args.workdir / "db")
+
+
+def check_folder(path: Path, option: str) -> None:
+    """Refuse, before any work, a folder option that names a file or a place where nothing can be written.
+    Nothing is created: the nearest existing folder is tried with a nameless temporary file."""
+    from mike.errors import UserError
+
+    existing = next(p for p in (path, *path.parents) if p.exists())
+    if not existing.is_dir():
+        raise UserError(f"{option} {path}: {existing} is a file, not a folder")
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as exc:
+        raise UserError(f"{option} {path}: cannot write in {existing} ({exc.strerror})") from None
 
 
 def default_jobs(device: str) -> int:
@@ -129,30 +155,41 @@ def default_jobs(device: str) -> int:
     return max(1, min(os.cpu_count() or 1, MAX_AUTO_JOBS))
 
 
+def check_suite_options(args) -> None:
+    """Options whose values are wrong whatever the machine: refused before the plan, the store or torch."""
+    from mike.profiles import ConfigError
+
+    if args.seeds is not None and not 1 <= args.seeds <= MAX_SEEDS:
+        raise ConfigError(f"--seeds must be between 1 and {MAX_SEEDS}, got {args.seeds}")
+    if args.jobs is not None and args.jobs < 1:
+        raise ConfigError(f"--jobs must be at least 1, got {args.jobs}")
+    if args.device is not None and not re.fullmatch(r"cpu|cuda(:\d+)?", args.device):
+        raise ConfigError(f"--device {args.device!r}: use cpu, cuda or cuda:N")
+    check_folder(args.workdir, "--workdir")
+
+
 def resolve_device(requested: str | None) -> str:
+    """The device to run on; a GPU asked for must be there (this needs torch, so it comes after the cheap
+    checks)."""
     import torch
+
+    from mike.profiles import ConfigError
 
     device = requested or ("cuda" if torch.cuda.is_available() else "cpu")
     if device.startswith("cuda") and not torch.cuda.is_available():
-        from mike.profiles import ConfigError
-
         raise ConfigError(f"--device {device}: no CUDA GPU is visible to torch on this machine")
-    if not (device == "cpu" or device.startswith("cuda")):
-        from mike.profiles import ConfigError
-
-        raise ConfigError(f"--device {device!r}: use cpu, cuda or cuda:N")
+    count = torch.cuda.device_count() if device.startswith("cuda") else 0
+    if device.startswith("cuda:") and int(device[5:]) >= count:
+        raise ConfigError(f"--device {device}: torch sees {count} GPU(s) here (cuda:0 to cuda:{count - 1})")
     return device
 
 
 def cmd_suite(args) -> int:
-    from mike.profiles import ConfigError, get_profile
+    from mike.profiles import get_profile
     from suites.registry import SuitePaths, build_plan
 
+    check_suite_options(args)
     profile = get_profile(args.profile).with_overrides(parse_with(args.overrides))
-    if args.seeds is not None and args.seeds < 1:
-        raise ConfigError(f"--seeds must be at least 1, got {args.seeds}")
-    if args.jobs is not None and args.jobs < 1:
-        raise ConfigError(f"--jobs must be at least 1, got {args.jobs}")
     paths = SuitePaths(args.coco_root, args.alexnet_weights, args.svhn_root, args.stl10_root)
     seeds = list(range(args.seeds)) if args.seeds is not None else None
     plan = build_plan(args.name, profile, seeds, paths)
@@ -162,14 +199,18 @@ def cmd_suite(args) -> int:
         file=sys.stderr,
         flush=True,
     )
+    from benchmark.store import connect
+
+    # an unreachable --mongo-url answers now, in seconds, before torch loads
+    client = connect(args.mongo_url) if args.mongo_url else None
     from benchmark.executor import run_plan
     from benchmark.workers import WorkerSetup, set_threads
 
-    device = resolve_device(args.device)
+    device = resolve_device(args.device)  # before the embedded store is created: a wrong GPU writes nothing
     jobs = args.jobs or default_jobs(device)
     cores = os.cpu_count() or 1
     threads = max(1, cores // jobs) if device == "cpu" else None
-    with open_store(args) as (store, url):
+    with open_store(args, client) as (store, url):
         # runs_at_once: how many runs shared the machine while a run's timings were taken
         extra = {"suite": args.name, "profile": profile.name, "store": store.url, "runs_at_once": jobs}
         setup = WorkerSetup(url, args.workdir / "cache", device, threads, extra)
@@ -206,6 +247,11 @@ class _StoreOnly:
 def cmd_status(args) -> int:
     from benchmark.status import print_status
 
+    if not args.mongo_url:
+        check_folder(args.workdir, "--workdir")
+    if nothing_stored(args):
+        print(f"no runs stored yet in {args.workdir}")
+        return 0
     with open_store(args) as (store, _url):
         print_status(store, args.profile)
     return 0
@@ -217,6 +263,14 @@ def cmd_report(args) -> int:
     from mike.errors import UserError
 
     started = time.time()
+    check_folder(args.out, "--out")
+    if not args.mongo_url:
+        check_folder(args.workdir, "--workdir")
+    if nothing_stored(args):
+        raise UserError(
+            f"no runs stored yet in {args.workdir}: the store holds no completed runs; run a suite first, "
+            "e.g. `mike-bench suite single --profile smoke`"
+        )
     with open_store(args) as (store, _url):
         print(f"mike-bench: report from {store.url} into {args.out}", file=sys.stderr, flush=True)
         from benchmark.report.build import ReportError, build_all  # pandas, matplotlib: after that line

@@ -23,7 +23,10 @@ from mike.errors import UserError
 
 DB_NAME = "mike_bench"
 STALE_AFTER = dt.timedelta(seconds=60)  # Sacred beats every 10 s; a RUNNING run this quiet is dead
-_CREDENTIALS = re.compile(r"(?<=://)[^/@]+@")
+PING_TIMEOUT_S = 3.0  # the first answer; an unreachable URL is an error within seconds, not a hang
+# user:password up to the last '@' before any options: a password with an unescaped '@' or '/' is hidden whole
+_CREDENTIALS = re.compile(r"(?<=://)[^?]*@")
+_STORE_MARK = "WiredTiger.turtle"  # WiredTiger's metadata file: without it a store folder cannot be read
 
 
 class StoreError(UserError):
@@ -35,17 +38,53 @@ def redact(url: str) -> str:
     return _CREDENTIALS.sub("***@", url)
 
 
+def _check_credentials(url: str) -> None:
+    """pymongo would read such a password as a host name and echo a piece of it in its error."""
+    found = _CREDENTIALS.search(url)
+    if found and any(c in found.group(0)[:-1] for c in "@/"):
+        raise StoreError(
+            f"MongoDB URL {redact(url)}: the user or password holds an unescaped '@' or '/'; "
+            "percent-escape them (@ as %40, / as %2F)"
+        )
+
+
 def connect(url: str, timeout_s: float = 5.0) -> pymongo.MongoClient:
-    """A client that answered a ping within timeout_s, or a StoreError naming the (redacted) URL."""
+    """A client that answered a ping within PING_TIMEOUT_S, or a StoreError naming the (redacted) URL.
+
+    Writes are journaled (j: true): an acknowledged run, metric or artifact is on disk, not only in memory.
+    timeout_s bounds each later operation's wait for the server.
+    """
+    _check_credentials(url)
     try:
         client = pymongo.MongoClient(
-            url, serverSelectionTimeoutMS=int(timeout_s * 1000), connectTimeoutMS=int(timeout_s * 1000)
+            url,
+            serverSelectionTimeoutMS=int(timeout_s * 1000),
+            connectTimeoutMS=int(timeout_s * 1000),
+            journal=True,
         )
-        client.admin.command("ping")
+        with pymongo.timeout(PING_TIMEOUT_S):
+            client.admin.command("ping")
     except (PyMongoError, ValueError) as exc:
-        reason = str(exc).split(",")[0].split("\n")[0][:160]
+        reason = str(exc).split(" (configured timeouts")[0].split(",")[0].split("\n")[0][:160]
         raise StoreError(f"MongoDB not reachable at {redact(url)}: {reason}") from None
     return client
+
+
+def store_is_empty(data_dir: Path) -> bool:
+    """No embedded store in data_dir yet: nothing to read there, and nothing to create just to look."""
+    return not data_dir.exists() or (data_dir.is_dir() and not any(data_dir.iterdir()))
+
+
+def _check_store_folder(data_dir: Path) -> None:
+    """Refuse a folder that holds something other than a whole store: opened, it would start a new, empty
+    store beside the remains of the old one, and every run would train again."""
+    if data_dir.exists() and not data_dir.is_dir():
+        raise StoreError(f"the embedded database {data_dir} is a file, not a folder")
+    if not store_is_empty(data_dir) and not (data_dir / _STORE_MARK).exists():
+        raise StoreError(
+            f"the embedded database folder {data_dir} holds files but no {_STORE_MARK}: it does not look "
+            "like a complete mike-bench store; restore it whole, or use another --workdir"
+        )
 
 
 @contextlib.contextmanager
@@ -72,7 +111,11 @@ def embedded_server(data_dir: Path) -> Iterator[str]:
     """Start SecantusDB on 127.0.0.1 (a free port) with its data in data_dir; yield its URL; stop on exit."""
     from secantus import SecantusDBServer  # imported only when the embedded server is used
 
-    data_dir.mkdir(parents=True, exist_ok=True)
+    _check_store_folder(data_dir)
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(f"cannot create the embedded database folder {data_dir}: {exc.strerror}") from None
     try:
         with _quiet_stderr():  # WiredTiger writes its own lines to fd 2 when the store is locked
             server = SecantusDBServer(storage_path=str(data_dir), host="127.0.0.1", port=_free_port())

@@ -62,7 +62,7 @@ class LossesOptions:
     """The feature-prediction paper's `losses` suite (its Section VI; the original code's defaults)."""
 
     lunar: LunarLanderConfig = LunarLanderConfig()  # rollouts × steps per collection
-    z_values: tuple[int, int, int] = (64, 128, 256)
+    z_values: tuple[int, ...] = (64, 128, 256)  # the paper's three latent sizes
     gamma: float = 0.0  # weight of the KL term; > 0 makes the coders variational (the paper reports none)
     autoencoder: EpochSpec = EpochSpec(max_epochs=50, patience=10, batch_size=512, checkpoint_every=5)
     probe: EpochSpec = EpochSpec(max_epochs=500, patience=25, batch_size=512)
@@ -98,6 +98,8 @@ class Profile:
     execution: ExecutionSpec = ExecutionSpec()  # bf16 / torch.compile: off (they change the numbers)
     seeds: int = 1  # MIKE suites' repeats when --seeds is not given (the paper reports one run)
     reduced: dict[str, str] = field(default_factory=dict)  # what differs from the papers, for the report
+    # how the sizes were chosen (a power analysis from pilot runs), for the report's Methods section
+    design: dict[str, str] = field(default_factory=dict)
 
     def with_overrides(self, overrides: dict[str, object]) -> Profile:
         """Apply dotted overrides ('teacher.steps': 100); unknown keys and wrong types are refused."""
@@ -128,6 +130,10 @@ def _coerce(value: object, hint: object, key: str) -> object:
         return value
     if origin is tuple:
         args = typing.get_args(hint)
+        if len(args) == 2 and args[1] is Ellipsis:  # tuple[int, ...]: one or more values of one type
+            if not isinstance(value, list | tuple) or not value:
+                raise ConfigError(f"{key}: expected a non-empty list, got {value!r}")
+            return tuple(_coerce(v, args[0], key) for v in value)
         if not isinstance(value, list | tuple) or len(value) != len(args):
             raise ConfigError(f"{key}: expected a list of {len(args)} values, got {value!r}")
         return tuple(_coerce(v, a, key) for v, a in zip(value, args, strict=True))
@@ -138,7 +144,7 @@ def _override(obj: object, path: list[str], value: object, key: str) -> object:
     hints = typing.get_type_hints(type(obj))
     names = {f.name for f in dataclasses.fields(obj)}
     head = path[0]
-    if head not in names or head in ("name", "reduced"):
+    if head not in names or head in ("name", "reduced", "design"):
         raise ConfigError(f"unknown config key {key!r}")
     if len(path) == 1:
         if dataclasses.is_dataclass(getattr(obj, head)):

@@ -17,6 +17,7 @@ from benchmark.store import RunStore, connect
 from mike.data.cache import config_hash
 from mike.data.tasks import TASK_CODES
 from mike.featpred.procedure_table import PROCEDURES
+from suites.plan import TEST_SPLIT
 
 SYNTHETIC = {"coco_root": None, "synthetic": {"instances": 300}, "tri_class": {"crops": 2}}
 TRAIN = {
@@ -131,7 +132,7 @@ def split_runs(
 ) -> None:
     """The dataset runs of every task's test split (the teachers' constant predictor is read from them)."""
     for t in TASK_CODES:
-        config = {"task": t, "split": "test", "data": data}
+        config = {"task": t, "split": TEST_SPLIT, "data": data}
         gs.add("dataset", profile, 0, config, {"size": 100, "positive_fraction": positive_fraction})
 
 

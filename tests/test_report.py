@@ -189,7 +189,7 @@ def test_a_paper_report_from_runs_missing_a_newer_field(hand_made_store, tmp_pat
     md = (folder / "report.md").read_text()
     assert "PAPER PROFILE" in md and "Figure 6" in md and "NOT a reproduction" not in md
     # every verdict says its seeds, its test, its setting and its power; preconditions come before them
-    header = "| claim | source | verdict | n seeds | test | MDE (80% power) | seeds for 80% power | measured |"
+    header = "| claim | source | verdict | n seeds | test | MDE (80% power) | seeds for 80% power |"
     assert header in md
     assert md.index("| precondition | status | measured |") < md.index(header)
     assert "### MIKE setting A: " in md and "### feature prediction setting A: " in md

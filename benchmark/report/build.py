@@ -20,6 +20,7 @@ from benchmark.report.losses_sections import losses_sections
 from benchmark.report.mike_sections import mike_sections
 from benchmark.report.settings import Setting
 from benchmark.store import RunStore
+from mike.profiles import PROFILES, get_profile
 
 SUITE_ORDER = ("single", "three", "eleven", "progressive", "losses")
 MIKE_SUITES = {"single", "three", "eleven", "progressive"}
@@ -83,6 +84,7 @@ def build(
         ]
     )
     claims = claims_mod.load_claims()
+    _methods(doc, profile)
     judged = _judge_by_setting(doc, data, store, claims, suites, profile)
     for setting, part, _ in judged:
         suffix = f" ({setting.label})" if _several(judged, setting.family) else ""
@@ -110,6 +112,29 @@ def build(
         ],
     )
     return _write(doc, runs, out_root, f"{(today or dt.date.today()).isoformat()}-{profile}")
+
+
+def _methods(doc: Document, profile: str) -> None:
+    """How verdicts are reached, and how this profile's sizes were chosen (its power analysis)."""
+    doc.heading("Methods")
+    doc.bullets(
+        [
+            "Unit of evidence: the seed (an independent training run). Tasks, z values and layers inside a "
+            "seed are averaged into one value per seed first; a comparison is a one-sided t test over those "
+            "values at α = 0.05. A claim of many comparisons holds when every one is significant as claimed "
+            "(intersection-union; k of m: Holm) and fails when enough are significantly against it, or "
+            "short of the smallest effect that matters (Holm over all). Below 3 seeds: inconclusive.",
+            "Preconditions, checked before every verdict: teachers well above the constant predictor; "
+            "embeddings clearly better than the constant guess (over seeds); autoencoders stopped for "
+            "patience. A claim on runs that fail one is inconclusive and names it.",
+            "Power: beside each verdict, the minimum detectable effect (80% power) at its seeds and the "
+            "seeds that would detect its smallest effect that matters (both from the observed spread).",
+        ]
+    )
+    design = get_profile(profile).design if profile in PROFILES else {}
+    if design:
+        doc.text(f"How the {profile} profile's sizes were chosen (power analysis from pilot runs):")
+        doc.bullets([f"{k}: {v}" for k, v in design.items()])
 
 
 def _several(judged, family: str) -> bool:
@@ -209,20 +234,54 @@ def _hardware(h: dict) -> str:
 
 
 def _write(doc: Document, runs: pd.DataFrame, out_root: Path, name: str) -> Path:
-    """Write into a scratch folder, then swap it in; `latest` points at it."""
-    out_root.mkdir(parents=True, exist_ok=True)
-    scratch = out_root / f".{name}.tmp"
-    shutil.rmtree(scratch, ignore_errors=True)
-    doc.write(scratch)
-    runs.assign(hardware=runs["hardware"].map(_hardware)).to_csv(scratch / "runs.csv", index=False)
-    final = out_root / name
-    shutil.rmtree(final, ignore_errors=True)
-    os.replace(scratch, final)
-    latest = out_root / "latest"
-    if latest.is_symlink() or latest.exists():
-        latest.unlink()
-    latest.symlink_to(name, target_is_directory=True)
+    """Write the report aside, then move it whole into a folder of its own (`name`, else `name-2`, ...):
+    nothing already in out_root is replaced, neither a report of the same day nor a person's file.
+    `latest` then points at the new folder."""
+    try:
+        out_root.mkdir(parents=True, exist_ok=True)
+        latest = _latest_link(out_root)
+        scratch = out_root / f".{name}.{os.getpid()}.tmp"  # this process's own: safe to clear
+        shutil.rmtree(scratch, ignore_errors=True)
+        try:
+            doc.write(scratch)
+            runs.assign(hardware=runs["hardware"].map(_hardware)).to_csv(scratch / "runs.csv", index=False)
+            final = _claim_folder(out_root, name)
+            os.replace(scratch, final)  # over the empty folder just claimed: the report appears whole
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)  # left only when writing failed
+        _point(latest, final.name)
+    except OSError as exc:
+        raise ReportError(f"cannot write the report into {out_root}: {exc.strerror or exc}") from None
     return final
+
+
+def _latest_link(out_root: Path) -> Path:
+    """`latest`, refused before writing when it is not the link reports keep (a person's file or folder)."""
+    latest = out_root / "latest"
+    if latest.exists() and not latest.is_symlink():
+        raise ReportError(f"{latest} is not the link mike-bench keeps there; move it away and report again")
+    return latest
+
+
+def _claim_folder(out_root: Path, name: str) -> Path:
+    """The first free one of `name`, `name-2`, `name-3`, ..., created empty by this call (mkdir is atomic:
+    two reports at once never get the same folder)."""
+    n = 1
+    while True:
+        folder = out_root / (name if n == 1 else f"{name}-{n}")
+        try:
+            folder.mkdir()
+            return folder
+        except FileExistsError:
+            n += 1
+
+
+def _point(latest: Path, target: str) -> None:
+    """Swap `latest` over to target in one rename, so that it is never missing or half made."""
+    link = latest.with_name(f".latest.{os.getpid()}")
+    link.unlink(missing_ok=True)
+    link.symlink_to(target, target_is_directory=True)
+    os.replace(link, latest)
 
 
 def build_all(store: RunStore, suite: str | None, profile: str | None, out_root: Path) -> list[Path]:

@@ -21,6 +21,7 @@ from benchmark.report.settings import (
 )
 from benchmark.store import RunStore
 from mike.data.cache import config_hash
+from suites.plan import TEST_SPLIT
 
 FIELDS = {
     "stage": "$config.stage",
@@ -235,7 +236,7 @@ def _teachers(store: RunStore, base: dict) -> pd.DataFrame:
     )
     splits = _frame(
         store,
-        {**base, "config.stage": "dataset", "config.split": "test"},
+        {**base, "config.stage": "dataset", "config.split": TEST_SPLIT},
         {"task": "$config.task", "data": "$config.data", "positive_fraction": "$result.positive_fraction"},
     )
     constant = {

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from mike.training.specs import at_least, positive
+
+MODEL_INPUT = 64  # the segmenters and autoencoders are built for 64×64 crops (the paper's input size)
 SYNTHETIC_COCO_VERSION = 1  # bump when the drawing changes, so old caches are not reused
 TRI_CLASS_VERSION = 1  # bump when the crop builder changes
 LUNAR_LANDER_VERSION = 1  # bump when the generator changes
@@ -28,6 +31,15 @@ class SyntheticCocoConfig:
     min_visible_area: int = 60  # visible pixels below which an occluded instance gets no annotation
     version: int = SYNTHETIC_COCO_VERSION
 
+    def __post_init__(self):
+        at_least(1, train_instances_per_class=self.train_instances_per_class, min_object=self.min_object)
+        at_least(1, val_instances_per_class=self.val_instances_per_class)
+        if self.max_object < self.min_object or self.max_object > min(self.image_width, self.image_height):
+            raise ValueError(
+                f"objects must fit the image: min_object {self.min_object} ≤ max_object {self.max_object} "
+                f"≤ {min(self.image_width, self.image_height)} pixels"
+            )
+
 
 @dataclass(frozen=True)
 class TriClassConfig:
@@ -44,6 +56,19 @@ class TriClassConfig:
     seed: int = 0
     version: int = TRI_CLASS_VERSION
 
+    def __post_init__(self):
+        if self.image_size != MODEL_INPUT:  # other sizes would build, then fail inside the models
+            raise ValueError(
+                f"image_size must be {MODEL_INPUT} (the models take 64×64 crops), not {self.image_size}"
+            )
+        at_least(1, augmentations_per_instance=self.augmentations_per_instance)
+        at_least(1, max_instances_per_class=self.max_instances_per_class)
+        positive(context=self.context, zoom_min=self.zoom[0])
+        if self.zoom[1] < self.zoom[0]:
+            raise ValueError(f"zoom must be (low, high) with low ≤ high, not {self.zoom}")
+        if not 0 <= self.mirror_probability <= 1:
+            raise ValueError(f"mirror_probability must lie in [0, 1], not {self.mirror_probability}")
+
 
 @dataclass(frozen=True)
 class LunarLanderConfig:
@@ -54,3 +79,11 @@ class LunarLanderConfig:
     environment: str = "LunarLander-v3"
     seed: int = 0
     version: int = LUNAR_LANDER_VERSION
+
+    def __post_init__(self):
+        at_least(1, rollouts=self.rollouts, steps=self.steps)
+        # the image coders take 64+16n pixels (mike.featpred.coders.grid_size); refuse others before any work
+        if self.image_size < MODEL_INPUT or (self.image_size - MODEL_INPUT) % 16:
+            raise ValueError(f"image_size must be 64+16n (64, 80, 96, ...), not {self.image_size}")
+        if self.label_offset not in (0, 1):
+            raise ValueError(f"label_offset must be 0 or 1, not {self.label_offset}")

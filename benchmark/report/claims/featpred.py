@@ -171,6 +171,9 @@ def fp_fipw_worse_at_two_z(claim, data: ReportData, store) -> Verdict:
     if not {"F-I-PW", "I-I-PW"} <= set(table.columns):
         return no_data(claim, "needs F-I-PW and I-I-PW runs")
     diff = sign(dataset) * (table["F-I-PW"] - table["I-I-PW"]).dropna()
+    need = int(claim.get("at_least", 2))
+    if len(set(p["z"].dropna())) < need:
+        return no_data(claim, f"a claim about {need} z values; the runs have {len(set(p['z'].dropna()))}")
     by_z = dict(tuple(diff.groupby(level="z")))
     tests = [  # one test per z the dataset ran with: a z missing for these two is a comparison without data
         SeedTest(
@@ -181,7 +184,7 @@ def fp_fipw_worse_at_two_z(claim, data: ReportData, store) -> Verdict:
         )
         for z in sorted(set(p["z"].dropna()))
     ]
-    return judge(claim, tests, _on(data, [dataset]), need=claim.get("at_least", 2))
+    return judge(claim, tests, _on(data, [dataset]), need=need)
 
 
 def fp_fi_comparable(claim, data: ReportData, store) -> Verdict:

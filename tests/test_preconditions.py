@@ -26,6 +26,8 @@ def test_constant_predictor_iou_is_the_mean_positive_fraction_of_channels_with_p
     # every pixel positive: IoU_c = intersection / union = positives / all pixels; empty channels excluded
     assert constant_iou([0.1, 0.3, 0.0]) == pytest.approx(0.2)
     assert math.isnan(constant_iou([0.0, 0.0]))
+    assert math.isnan(constant_iou(float("nan")))  # pandas reads a dataset run without the field as NaN
+    assert math.isnan(constant_iou(None))
 
 
 def test_good_teachers_meet_it_and_the_verdict_stands(gs):

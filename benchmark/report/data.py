@@ -218,11 +218,13 @@ def load(store: RunStore, profile: str) -> ReportData:
     )
 
 
-def constant_iou(positive_fraction: list[float] | None) -> float:
+def constant_iou(positive_fraction: list[float] | float | None) -> float:
     """IoU (mike.metrics) of the best constant predictor on a split whose channels have these fractions of
     positive pixels: every pixel positive in each channel that has positives (IoU_c = its fraction), nothing
     in the others (their union stays empty, so they do not count)."""
-    present = [f for f in positive_fraction or [] if f > 0]
+    if not isinstance(positive_fraction, (list, tuple)):  # a dataset run that did not record it reads as NaN
+        return float("nan")
+    present = [f for f in positive_fraction if f > 0]
     return float(sum(present) / len(present)) if present else float("nan")
 
 

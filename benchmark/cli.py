@@ -19,6 +19,7 @@ import warnings
 from pathlib import Path
 
 SUITE_NAMES = ("single", "three", "eleven", "progressive", "losses", "all")
+PROFILE_NAMES = ("smoke", "small", "cpu", "paper")  # mike.profiles.PROFILES, named here to parse without it
 MAX_AUTO_JOBS = 8  # beyond this, per-process memory (datasets, models) outweighs the gain
 MAX_SEEDS = 1000  # far beyond any power analysis here; a typo's million seeds would only plan for minutes
 
@@ -59,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run a suite; COMPLETED runs with the same config are reused.",
     )
     suite.add_argument("name", choices=SUITE_NAMES)
-    suite.add_argument("--profile", default="small", choices=("smoke", "small", "paper"))
+    suite.add_argument("--profile", default="small", choices=PROFILE_NAMES)
     suite.add_argument(
         "--seeds",
         type=int,
@@ -91,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument(
         "--profile",
         default=None,
-        choices=("smoke", "small", "paper"),
+        choices=PROFILE_NAMES,
         help="count what is left for this profile (default: every profile with runs)",
     )
     _common(status)
@@ -102,7 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report.add_argument("--suite", default=None, choices=SUITE_NAMES[:-1], help="one suite (default: all)")
     report.add_argument(
-        "--profile", default=None, choices=("smoke", "small", "paper"), help="default: every stored profile"
+        "--profile", default=None, choices=PROFILE_NAMES, help="default: every stored profile"
     )
     report.add_argument(
         "--out", type=Path, default=Path("reports"), help="output folder (default: ./reports)"

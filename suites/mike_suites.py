@@ -17,8 +17,13 @@ def _evaluate_everywhere(profile, encoders, teachers, seed, data) -> list[Planne
     ]
 
 
+def _teacher_seed(profile: Profile, seed: int) -> int:
+    """The seed of the teachers an autoencoder of this seed learns from (suites.teacher_seed)."""
+    return seed if profile.suites.teacher_seed < 0 else profile.suites.teacher_seed
+
+
 def _teachers(profile, seed, data) -> dict[str, Planned]:
-    return {task: teacher_run(profile, task, seed, data) for task in TASK_CODES}
+    return {task: teacher_run(profile, task, _teacher_seed(profile, seed), data) for task in TASK_CODES}
 
 
 def single(profile: Profile, seeds: list[int], coco_root: Path | None) -> list[Planned]:
@@ -72,7 +77,7 @@ def progressive(profile: Profile, seeds: list[int], coco_root: Path | None) -> l
     data, roots = data_config(profile, coco_root), []
     long = progressive_length(profile)
     for seed in seeds:
-        teacher = teacher_run(profile, profile.suites.progressive_task, seed, data)
+        teacher = teacher_run(profile, profile.suites.progressive_task, _teacher_seed(profile, seed), data)
         roots += [
             transfer_run(long, [teacher], schedule, seed, data) for schedule in ("uniform", "progressive")
         ]

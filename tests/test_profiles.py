@@ -33,7 +33,39 @@ def test_bad_overrides_are_refused(overrides, message):
 def test_unknown_profile():
     with pytest.raises(ConfigError, match="unknown profile 'huge'"):
         get_profile("huge")
-    assert set(PROFILES) == {"smoke", "small", "paper"}
+    assert set(PROFILES) == {"smoke", "small", "cpu", "paper"}
+
+
+def test_the_cli_offers_every_profile():
+    from benchmark.cli import PROFILE_NAMES
+
+    assert set(PROFILE_NAMES) == set(PROFILES)
+
+
+def test_shared_teachers_are_trained_once_for_every_seed():
+    from suites.mike_suites import single
+
+    shared = get_profile("smoke").with_overrides({"suites.teacher_seed": 0})
+    teachers = [p for p in single(shared, [0, 1, 2], None) if p.spec.stage == "teacher"]
+    assert len(teachers) == 11 and {p.spec.config["seed"] for p in teachers} == {0}
+    own = [p for p in single(get_profile("smoke"), [0, 1], None) if p.spec.stage == "teacher"]
+    assert len(own) == 22 and {p.spec.config["seed"] for p in own} == {0, 1}
+    transfers = [p for p in single(shared, [0, 1, 2], None) if p.spec.stage == "transfer"]
+    assert {p.spec.config["seed"] for p in transfers} == {0, 1, 2}  # the autoencoders still vary by seed
+    with pytest.raises(ConfigError, match="teacher_seed"):
+        get_profile("smoke").with_overrides({"suites.teacher_seed": -2})
+
+
+def test_the_cpu_profile_is_small_with_its_power_analysis():
+    cpu, small = get_profile("cpu"), get_profile("small")
+    assert (cpu.segmenter_widths, cpu.autoencoder_widths, cpu.teacher) == (
+        small.segmenter_widths,
+        small.autoencoder_widths,
+        small.teacher,
+    )
+    assert cpu.seeds == cpu.losses.seeds == 3  # the rules' minimum for a verdict
+    assert cpu.suites.teacher_seed == 0 and cpu.suites.progressive_steps_per_layer == 24
+    assert {"budget", "seeds", "Figure 3", "Figure 4", "Figures 5–6", "losses"} <= set(cpu.design)
 
 
 def test_faithful_defaults_no_pixel_warmup_and_a_fresh_downstream_decoder():

@@ -35,6 +35,12 @@ LABELS = {
         "SMALL PROFILE: a reduced-scale reproduction (narrow models, fewer images and steps, "
         "see Deviations). Verdicts are about this scale.",
     ),
+    "cpu": (
+        "cpu",
+        "CPU PROFILE: `small`'s models with lengths and seeds chosen by a power analysis to decide what "
+        "can be decided in 90 minutes on 2 CPU cores (see Methods and Deviations). Verdicts are about "
+        "this scale.",
+    ),
     "paper": ("paper", "PAPER PROFILE: the papers' model sizes and training lengths."),
 }
 

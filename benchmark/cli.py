@@ -53,7 +53,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mike-bench", description=__doc__.split("\n\n")[0])
-    commands = parser.add_subparsers(dest="command", required=True, metavar="{suite,status,report}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{suite,status,gc,report}")
     suite = commands.add_parser(
         "suite",
         help="run a suite (reusing every run already COMPLETED)",
@@ -96,6 +96,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="count what is left for this profile (default: every profile with runs)",
     )
     _common(status)
+    gc = commands.add_parser(
+        "gc",
+        help="reclaim space: mark dead attempts, delete checkpoints and metrics no run needs",
+        description="Mark RUNNING attempts whose process is gone as FAILED; delete the checkpoints of "
+        "COMPLETED runs and of attempts superseded by a COMPLETED run, and those attempts' metrics. Every "
+        "result, final model and COMPLETED run's metrics is kept.",
+    )
+    _common(gc)
     report = commands.add_parser(
         "report",
         help="write the report (HTML + Markdown) from what the store holds",
@@ -185,6 +193,20 @@ def resolve_device(requested: str | None) -> str:
     return device
 
 
+def check_loss_network_weights(plan) -> None:
+    """ImageNet AlexNet weights parse as AlexNet's first conv layers before the store opens (not after the
+    runs that come before the loss network's)."""
+    paths = {
+        p.spec.config["path"]
+        for p in plan
+        if p.spec.config["stage"] == "loss_network" and p.spec.config["source"] == "imagenet"
+    }
+    for path in sorted(paths):
+        from mike.featpred.loss_network import load_imagenet
+
+        load_imagenet(Path(path))
+
+
 def cmd_suite(args) -> int:
     from mike.profiles import get_profile
     from suites.registry import SuitePaths, build_plan
@@ -208,6 +230,7 @@ def cmd_suite(args) -> int:
     from benchmark.workers import WorkerSetup, set_threads
 
     device = resolve_device(args.device)  # before the embedded store is created: a wrong GPU writes nothing
+    check_loss_network_weights(plan)
     jobs = args.jobs or default_jobs(device)
     cores = os.cpu_count() or 1
     threads = max(1, cores // jobs) if device == "cpu" else None
@@ -258,6 +281,19 @@ def cmd_status(args) -> int:
     return 0
 
 
+def cmd_gc(args) -> int:
+    from benchmark.housekeeping import collect
+
+    if not args.mongo_url:
+        check_folder(args.workdir, "--workdir")
+    if nothing_stored(args):
+        print(f"no runs stored yet in {args.workdir}")
+        return 0
+    with open_store(args) as (store, _url):
+        print(f"gc {store.url}: {collect(store)}")
+    return 0
+
+
 def cmd_report(args) -> int:
     import time
 
@@ -286,7 +322,7 @@ def cmd_report(args) -> int:
     return 0
 
 
-COMMANDS = {"suite": cmd_suite, "status": cmd_status, "report": cmd_report}
+COMMANDS = {"suite": cmd_suite, "status": cmd_status, "gc": cmd_gc, "report": cmd_report}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -299,8 +335,10 @@ def main(argv: list[str] | None = None) -> int:
         args.overrides = [*args.overrides, *extra]
     # Sacred 0.8.7 imports pkg_resources (hence setuptools<82); its deprecation notice is noise here.
     warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
+    from benchmark.interrupts import interrupt_on_sigterm
     from mike.errors import UserError
 
+    interrupt_on_sigterm()
     try:
         return COMMANDS[args.command](args)
     except UserError as exc:

@@ -15,6 +15,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 
+from benchmark.housekeeping import distrust_what_will_be_loaded
 from benchmark.schedule import Group, group_plan, next_ready
 from benchmark.workers import RunRecord, WorkerSetup, init_worker, pool_task, run_group
 from suites.plan import Planned
@@ -109,6 +110,10 @@ def _work(group: Group) -> list:
 def run_plan(plan: list[Planned], ws, setup: WorkerSetup, jobs: int = 1, out=sys.stderr) -> SuiteSummary:
     """Train every run of the plan not yet COMPLETED (ws: this process's Workspace, for jobs == 1)."""
     completed = ws.store.completed_hashes()
+    # a damaged artifact that a run still to train would load: that run's dependency is trained again
+    completed -= distrust_what_will_be_loaded(
+        ws.store, plan, completed, lambda line: print(line, file=out, flush=True)
+    )
     groups = group_plan(plan, completed)
     reused = len(plan) - sum(len(g.runs) for g in groups)
     if reused:
@@ -124,15 +129,18 @@ def run_plan(plan: list[Planned], ws, setup: WorkerSetup, jobs: int = 1, out=sys
             run_group(ws, _work(group), setup.extra_info, progress.event, wrap)
             done.update(group.hashes)
     else:
-        _run_pool(groups, completed, setup, jobs, progress)
+        _run_pool(groups, completed, setup, jobs, progress, alone_if_timed=setup.device == "cpu")
     trained = len(progress.records)
     return SuiteSummary(
         len(plan), reused, trained, time.time() - progress.started, progress.by_stage, progress.records
     )
 
 
-def _run_pool(groups: list[Group], completed: set[str], setup: WorkerSetup, jobs: int, progress) -> None:
-    """Dispatch ready groups to `jobs` spawned workers; stop dispatching at the first failure."""
+def _run_pool(
+    groups: list[Group], completed: set[str], setup: WorkerSetup, jobs: int, progress, alone_if_timed: bool
+) -> None:
+    """Dispatch ready groups to `jobs` spawned workers; stop dispatching at the first failure. With
+    alone_if_timed (CPU workers share the cores), a timed group waits for the pool to empty and runs alone."""
     context = multiprocessing.get_context("spawn")  # no fork of a process with threads and a server
     events, counter = context.Queue(), context.Value("i", 0)
     done, pending = set(completed), list(groups)
@@ -142,10 +150,16 @@ def _run_pool(groups: list[Group], completed: set[str], setup: WorkerSetup, jobs
     try:
         while pending or running:
             while failure is None and len(running) < jobs:
+                if alone_if_timed and any(g.timed for g in running.values()):
+                    break
                 group = next_ready(pending, done)
                 if group is None:
                     break
-                running[pool.submit(pool_task, _work(group))] = group
+                if alone_if_timed and group.timed and running:
+                    pending.insert(0, group)  # first in line once the running groups end
+                    break
+                info = {"runs_at_once": 1} if alone_if_timed and group.timed else None
+                running[pool.submit(pool_task, _work(group), info)] = group
             if not running:
                 if failure is None:  # nothing runs and nothing is ready: a dependency never completed
                     failure = RuntimeError(f"{len(pending)} groups wait for runs that are not in the plan")
@@ -160,9 +174,12 @@ def _run_pool(groups: list[Group], completed: set[str], setup: WorkerSetup, jobs
                 except BaseException as exc:  # reported after the running groups end
                     failure = failure or exc
     except KeyboardInterrupt:
+        workers = list((getattr(pool, "_processes", None) or {}).values())  # shutdown forgets them
         pool.shutdown(wait=False, cancel_futures=True)
-        for process in list(getattr(pool, "_processes", {}).values()):
-            process.terminate()
+        for process in workers:
+            process.terminate()  # SIGTERM: each worker stores its run INTERRUPTED (workers.init_worker)
+        for process in workers:
+            process.join(timeout=10)
         raise
     pool.shutdown(wait=True)
     _drain(events, progress, wait=0.5)  # workers have exited: whatever they sent is in the queue

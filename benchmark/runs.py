@@ -7,6 +7,7 @@ that did not complete leaves its latest checkpoint in GridFS, and the next attem
 from __future__ import annotations
 
 import functools
+import hashlib
 import io
 import logging
 import os
@@ -28,7 +29,13 @@ warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
 from sacred import SETTINGS, Experiment  # noqa: E402
 from sacred.observers import MongoObserver  # noqa: E402
 
-from benchmark.store import DB_NAME, RunStore  # noqa: E402
+from benchmark.housekeeping import (  # noqa: E402
+    CHECKPOINT,
+    drop_older_checkpoints,
+    mark_dead,
+    prune_checkpoints,
+)
+from benchmark.store import DB_NAME, RunStore, process_identity  # noqa: E402
 from mike.errors import UserError  # noqa: E402
 from suites.plan import RunSpec  # noqa: E402,F401  (re-exported: the runner's unit of work)
 
@@ -112,11 +119,15 @@ class RunContext:
         self._previous = previous  # unfinished attempts at the same config, newest first
         self._timing = timing
         self.resumed_from: str | None = None
+        # every metric logged so far, (step, value) per name: a checkpoint carries the curve up to its step,
+        # so a resumed run holds the whole curve, not only the steps after the checkpoint
+        self._curve: dict[str, list[tuple[int, float]]] = {}
 
     def log(self, step: int, metrics: dict[str, float]) -> None:
         started = time.perf_counter()
         for name, value in metrics.items():
             self._run.log_scalar(name, value, step)
+            self._curve.setdefault(name, []).append((step, float(value)))
         self._timing.store += time.perf_counter() - started
 
     def add_artifact(self, name: str, payload: dict) -> None:
@@ -125,22 +136,48 @@ class RunContext:
         with tempfile.TemporaryDirectory(prefix="mike-bench-") as scratch:
             path = Path(scratch) / name
             torch.save(payload, path)
-            self._run.add_artifact(str(path), name=name, content_type="application/octet-stream")
+            # the digest goes into the GridFS file's own record, written with it; it is checked before a
+            # COMPLETED run's artifacts are reused (benchmark.housekeeping)
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            self._run.add_artifact(
+                str(path), name=name, content_type="application/octet-stream", metadata={"sha256": digest}
+            )
         self._timing.store += time.perf_counter() - started
 
     # The Checkpointer protocol of mike.training.loop:
     def load(self) -> dict | None:
         for attempt in self._previous:
-            data = self._store.artifact(attempt, "checkpoint.pt")
-            if data is not None:
-                self.resumed_from = str(attempt["_id"])
-                self._run.info["resumed_from"] = self.resumed_from
-                return torch.load(io.BytesIO(data), weights_only=True)
+            try:
+                data = self._store.artifact(attempt, CHECKPOINT)
+                if data is None:
+                    continue
+                state = torch.load(io.BytesIO(data), weights_only=True)
+            except Exception as exc:  # a damaged checkpoint: an older attempt's, or a fresh start
+                print(f"mike-bench: checkpoint of run {attempt['_id']} unreadable ({exc}); not resumed from")
+                continue
+            self.resumed_from = str(attempt["_id"])
+            self._run.info["resumed_from"] = self.resumed_from
+            curve = state.pop("curve", None)
+            if curve is None:  # a checkpoint written before curves were kept in it: the stored metrics
+                curve = self._store.metrics_of(attempt["_id"])
+            self._replay(curve, state["step"])
+            self._run.info["curve_replayed"] = True  # the attempt's metrics are now a copy (gc may drop them)
+            return state
         return None
 
+    def _replay(self, curve: dict, last_step: int) -> None:
+        """Log the resumed attempt's curve up to its checkpoint's step into this run."""
+        for name, points in curve.items():
+            for step, value in points.tolist() if torch.is_tensor(points) else points:
+                if step <= last_step:
+                    self.log(int(step), {name: value})
+
     def save(self, state: dict) -> None:
-        self.add_artifact("checkpoint.pt", state)
+        curve = {name: torch.tensor(points, dtype=torch.float64) for name, points in self._curve.items()}
+        self.add_artifact(CHECKPOINT, {**state, "curve": curve})
         self._run.info["checkpoint_step"] = state["step"]
+        # only the newest checkpoint is ever resumed from: the older ones of this run go now
+        drop_older_checkpoints(self._store, self._run._id)
 
 
 def execute(
@@ -160,6 +197,7 @@ def execute(
         raise RunBusyError(
             f"{spec.label}: run {live[0]['_id']} with the same config is running in another process"
         )
+    mark_dead(store, [r for r in previous if r.get("status") == "RUNNING"])  # all of them are dead now
     timing = timing if timing is not None else RunTiming()
     ex = Experiment(spec.stage, save_git_info=False)
     # No source files in GridFS: Sacred finds stored sources by an md5 that pymongo 4 no longer records,
@@ -197,11 +235,14 @@ def execute(
             "config_hash": spec.hash,
             "label": spec.label,
             "pid": os.getpid(),
+            "process": process_identity(os.getpid()),  # a reused pid is not this process
             "hostname": socket.gethostname(),
         }
     )
     if run.status != "COMPLETED":  # pragma: no cover - sacred raises on failure
         raise RuntimeError(f"{spec.label}: run ended {run.status}")
+    # its final model is stored: its checkpoints, and those of the attempts it resumed, are dead weight
+    prune_checkpoints(store, [run._id, *(r["_id"] for r in previous)])
     return store.db.runs.find_one({"_id": run._id})
 
 

@@ -5,6 +5,9 @@ encoder form one group: its embeddings and models are loaded once, not once per 
 of one data source form one group: the first one draws the synthetic COCO, the others reuse it (two
 workers would otherwise draw it twice at once). Every other run is a group of its own. A group is
 ready when every run it depends on outside itself has COMPLETED.
+
+A timed group holds a run whose wall time is a result (the feature-prediction paper's time per epoch): a
+pool of CPU workers runs it alone, since runs sharing the cores would time each other.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ from dataclasses import dataclass, field
 
 from mike.data.cache import config_hash
 from suites.plan import Planned
+
+TIMED_STAGES = frozenset({"autoencoder"})  # time per epoch is what Figures 6–8 and Figure 9 compare
 
 
 @dataclass
@@ -23,6 +28,10 @@ class Group:
     @property
     def hashes(self) -> list[str]:
         return [p.spec.hash for p in self.runs]
+
+    @property
+    def timed(self) -> bool:
+        return any(p.spec.stage in TIMED_STAGES for p in self.runs)
 
 
 def _group_key(p: Planned) -> str:

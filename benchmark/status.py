@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from benchmark.housekeeping import leftovers
 from benchmark.store import RunStore
 from mike.profiles import get_profile
 from suites.registry import SUITE_NAMES, SuitePaths, build_plan
@@ -41,10 +42,15 @@ def print_status(store: RunStore, profile_name: str | None) -> None:
             f"{key.get('profile', '?')!s:8s} {key.get('stage', '?')!s:11s} {key.get('status', '?')!s:12s} "
             f"{row['n']:6d}"
         )
-    running = list(store.db.runs.find({"status": "RUNNING"}, {"heartbeat": 1, "status": 1, "info.label": 1}))
+    running = list(
+        store.db.runs.find({"status": "RUNNING"}, {"heartbeat": 1, "status": 1, "info.label": 1, "meta": 1})
+    )
     for run in running:
-        state = "stale heartbeat: its process died; it will be redone" if store.is_stale(run) else "live"
+        state = "dead: its process is gone; it will be redone" if store.is_stale(run) else "live"
         print(f"RUNNING {run['_id']} {run.get('info', {}).get('label', '')}: {state}")
+    left = leftovers(store)
+    if left:
+        print(f"stale: {left.summary()}; `mike-bench gc` reclaims them")
     done = store.completed_hashes()
     profiles = [profile_name] if profile_name else sorted(store.db.runs.distinct("config.profile"))
     for name in profiles:

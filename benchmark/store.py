@@ -22,6 +22,7 @@ from pymongo.errors import PyMongoError
 from mike.errors import UserError
 
 DB_NAME = "mike_bench"
+LATE_BEAT = dt.timedelta(minutes=10)  # a run without a process record: a live pid beats this, no longer
 STALE_AFTER = dt.timedelta(seconds=60)  # Sacred beats every 10 s; a RUNNING run this quiet is dead
 PING_TIMEOUT_S = 3.0  # the first answer; an unreachable URL is an error within seconds, not a hang
 # user:password up to the last '@' before any options: a password with an unescaped '@' or '/' is hidden whole
@@ -171,22 +172,53 @@ class RunStore:
         return set(self.db.runs.distinct("meta.config_hash", {"status": "COMPLETED"}))
 
     def is_stale(self, run: dict, now: dt.datetime | None = None) -> bool:
-        """A RUNNING run whose process is gone: a dead pid on this host, or a heartbeat silent too long."""
+        """A RUNNING run whose process is gone. On its own host the process answers for itself: the same
+        process (pid, boot and start time: a reused pid is another process) is alive, and a late heartbeat
+        does not make it dead (a busy process can miss beats); without that record, a Python process with
+        that pid and a heartbeat less than LATE_BEAT old. Elsewhere: a heartbeat silent for STALE_AFTER."""
         if run.get("status") != "RUNNING":
             return False
         meta = run.get("meta", {})
-        if meta.get("hostname") == socket.gethostname() and meta.get("pid") and not _alive(meta["pid"]):
-            return True
         now = now or dt.datetime.now(dt.UTC).replace(tzinfo=None)
         beat = run.get("heartbeat")
+        if meta.get("hostname") == socket.gethostname() and meta.get("pid"):
+            if meta["pid"] == os.getpid():
+                return True  # this process runs one run at a time, and it is not running that one
+            if meta.get("process"):
+                return process_identity(meta["pid"]) != meta["process"]
+            return not _alive(meta["pid"]) or beat is None or now - beat > LATE_BEAT
         return beat is None or now - beat > STALE_AFTER
+
+    def metrics_of(self, run_id) -> dict[str, list[tuple[int, float]]]:
+        """A run's stored metrics: (step, value) per name."""
+        return {
+            m["name"]: list(zip(m["steps"], m["values"], strict=True))
+            for m in self.db.metrics.find({"run_id": run_id}, {"name": 1, "steps": 1, "values": 1})
+        }
+
+
+def process_identity(pid: int) -> str | None:
+    """Which process holds this pid: the boot and the process's start time (ticks since boot), which a
+    reused pid does not share; None when the pid is not running (or there is no /proc)."""
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # field 22 (starttime), counted after the command name, which may itself hold spaces and parentheses
+    return f"{boot}:{stat.rsplit(')', 1)[1].split()[19]}"
 
 
 def _alive(pid: int) -> bool:
+    """The pid is a live Python process (a pid reused by another program does not count)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:  # no /proc (macOS) or a process that just ended
+        return True
+    return b"python" in cmdline or b"mike-bench" in cmdline

@@ -63,6 +63,9 @@ def set_threads(threads: int | None) -> None:
 
 def init_worker(setup: WorkerSetup, events, counter) -> None:
     """Pool initializer: threads, the device of this worker, a store connection, empty caches."""
+    from benchmark.interrupts import interrupt_on_sigterm
+
+    interrupt_on_sigterm(worker=True)
     set_threads(setup.threads)
     import torch
 
@@ -79,10 +82,15 @@ def init_worker(setup: WorkerSetup, events, counter) -> None:
     _WORKER.update(ws=Workspace(store, setup.cache_dir, device), setup=setup, events=events, index=index)
 
 
-def pool_task(runs: list[tuple[RunSpec, list[str]]]) -> list[RunRecord]:
-    """Runs one group inside a pool worker; errors come back picklable, named by their run."""
+def pool_task(runs: list[tuple[RunSpec, list[str]]], info: dict | None = None) -> list[RunRecord]:
+    """Runs one group inside a pool worker (info: run info that differs from the pool's, e.g. a run that
+    ran alone); errors come back picklable, named by their run."""
+    from benchmark.interrupts import running
+
     try:
-        return run_group(_WORKER["ws"], runs, _WORKER["setup"].extra_info, _WORKER["events"].put)
+        extra = {**_WORKER["setup"].extra_info, **(info or {})}
+        with running():
+            return run_group(_WORKER["ws"], runs, extra, _WORKER["events"].put)
     except Exception as exc:
         try:
             pickle.dumps(exc)

@@ -64,7 +64,15 @@ class GeneratedStore:
         self.db.metrics.delete_many({})
         return self
 
-    def add(self, stage: str, profile: str, seed: int, config: dict, result: dict | None = None) -> str:
+    def add(
+        self,
+        stage: str,
+        profile: str,
+        seed: int,
+        config: dict,
+        result: dict | None = None,
+        info: dict | None = None,
+    ) -> str:
         """Insert one COMPLETED run; returns its config hash (what other configs reference)."""
         self.next_id += 1
         full = {"stage": stage, "profile": profile, "seed": seed, **config}
@@ -80,6 +88,7 @@ class GeneratedStore:
                     "git_commit": "abc123",
                     "hardware": {"cpus": 2},
                     "seconds": 1.0,
+                    **(info or {}),
                 },
                 "result": result or {},
             }
@@ -271,11 +280,13 @@ def fp_runs(
     cnn: dict | None = None,
     spread: float = 0.001,
     stopping: dict | None = None,
+    runs_at_once: int = 1,
 ) -> None:
     """Autoencoder and probe runs of every procedure × z per dataset and seed, and simple-CNN runs.
 
     levels / seconds override LEVELS / SECONDS per (dataset, procedure); a value may be a dict by z.
-    stopping: the autoencoders' epochs run and best epoch (default: 5 of at most 6, best 1: patience 3)."""
+    stopping: the autoencoders' epochs run and best epoch (default: 5 of at most 6, best 1: patience 3).
+    runs_at_once: how many runs shared the machine while each autoencoder was timed."""
     levels, seconds = levels or {}, seconds or {}
     net = loss_network(gs, profile, source)
     for dataset in datasets:
@@ -306,6 +317,7 @@ def fp_runs(
                             "epoch_seconds": t,
                             "loss_network": used,
                         },
+                        info={"runs_at_once": runs_at_once},
                     )
                     scale = spread / 10 if dataset == "lunar_lander" else spread  # distances ~0.02
                     result = {

@@ -63,6 +63,14 @@ def test_out_of_range_values_are_refused_before_any_work(tmp_path, args, message
         ("tri_class.zoom", [1.2, 0.8], "low ≤ high"),
         ("synthetic.max_object", 500, "objects must fit the image"),
         ("teacher.warmup_steps", -1, "warmup_steps must be ≥ 0"),
+        (
+            "suites.three_tasks",
+            ["PHB", "XXX", "CTB"],
+            "suites.three_tasks: unknown task 'XXX'; the tasks are PHB",
+        ),
+        ("suites.three_tasks", ["PHB", "PHB", "CTB"], "must name three different tasks"),
+        ("suites.progressive_task", "bts", "suites.progressive_task: unknown task 'bts'"),
+        ("suites.teacher_seed", -2, "teacher_seed must be -1"),
     ],
 )
 def test_nested_specs_check_their_ranges(key, value, message):
@@ -238,3 +246,39 @@ def test_a_password_with_unescaped_at_or_slash_is_never_shown(tmp_path, command)
     assert "mongodb://***@127.0.0.1:1/" in error and "unescaped '@' or '/'" in error, error
     output = result.stdout + result.stderr
     assert "p@ss" not in output and "ss/word" not in output and "ss:27017" not in output
+
+
+# 9. input files that will be needed, checked before the store opens
+
+
+def test_alexnet_weights_that_do_not_parse_are_refused_before_the_store_opens(tmp_path):
+    (tmp_path / "alexnet.pth").write_bytes(b"not a torch file")
+    result = mike_bench(
+        "suite",
+        "losses",
+        "--profile",
+        "smoke",
+        "--alexnet-weights",
+        "alexnet.pth",
+        cwd=tmp_path,
+        env=EMBEDDED,
+    )
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert (
+        result.stderr.strip()
+        .splitlines()[-1]
+        .startswith(f"mike-bench: error: cannot read AlexNet weights {tmp_path / 'alexnet.pth'}")
+    )
+    assert not (tmp_path / ".mike-bench").exists()
+
+
+def test_a_truncated_svhn_file_is_refused_before_the_store_opens(tmp_path):
+    from tests.helpers import fake_svhn
+
+    root = fake_svhn(tmp_path / "svhn")
+    (root / "train_32x32.mat").write_bytes((root / "train_32x32.mat").read_bytes()[:300])
+    result = mike_bench(
+        "suite", "losses", "--profile", "smoke", "--svhn-root", str(root), cwd=tmp_path, env=EMBEDDED
+    )
+    assert "corrupt SVHN file: " in one_line_error(result) and "train_32x32.mat" in result.stderr
+    assert not (tmp_path / ".mike-bench").exists()

@@ -133,9 +133,31 @@ def test_unreadable_image_leaves_no_cache(tiny_coco, tmp_path):
     assert no_leftovers(tmp_path / "cache")
 
 
-def test_corrupt_cache_is_reported(tiny_coco, tmp_path):
-    build_tri_class(tiny_coco, get_task("BTS"), "val2017", CFG, tmp_path)
+def _truncate(path):
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+def _zero(path):
+    path.write_bytes(bytes(path.stat().st_size))
+
+
+def _flip_one_byte(path):
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01  # inside the image array: np.load would read it without complaint
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("damage", [_truncate, _zero, _flip_one_byte], ids=["truncated", "zeroed", "flipped"])
+def test_a_damaged_cache_is_detected_and_rebuilt(tiny_coco, tmp_path, capsys, damage):
+    first = build_tri_class(tiny_coco, get_task("BTS"), "val2017", CFG, tmp_path)
     (cache_dir,) = [p for p in tmp_path.iterdir() if p.name.startswith("tri-class")]
-    (cache_dir / "data.npz").write_bytes(b"garbage")
-    with pytest.raises(DatasetError, match="corrupt dataset cache"):
-        build_tri_class(tiny_coco, get_task("BTS"), "val2017", CFG, tmp_path)
+    damage(cache_dir / "data.npz")
+    capsys.readouterr()
+    again = build_tri_class(tiny_coco, get_task("BTS"), "val2017", CFG, tmp_path)
+    assert torch.equal(again.images, first.images) and torch.equal(again.masks, first.masks)
+    err = capsys.readouterr().err
+    assert f"cache {cache_dir} does not match what was written (data.npz): rebuilding it" in err
+    assert [p.name for p in tmp_path.iterdir()] == [cache_dir.name]  # rebuilt in place, no leftovers
+    capsys.readouterr()
+    build_tri_class(tiny_coco, get_task("BTS"), "val2017", CFG, tmp_path)
+    assert capsys.readouterr().err == ""  # the rebuilt cache is whole again

@@ -69,9 +69,47 @@ def test_missing_or_corrupt_photo_files_are_named(tmp_path):
     with pytest.raises(DatasetError, match="unlabeled_X.bin"):
         check_files("stl10", tmp_path)
     root = fake_svhn(tmp_path / "svhn")
+    check_files("svhn", root)
     (root / "test_32x32.mat").write_bytes(b"garbage")
     with pytest.raises(DatasetError, match="corrupt SVHN file.*test_32x32.mat"):
         load_svhn(root, "probe_test")
+
+
+def _truncate(path, keep):
+    path.write_bytes(path.read_bytes()[:keep])
+
+
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (lambda r: (r / "test_32x32.mat").write_bytes(b"garbage"), "corrupt SVHN file: .*test_32x32.mat"),
+        (lambda r: _truncate(r / "train_32x32.mat", 300), "corrupt SVHN file: .*train_32x32.mat"),
+        (lambda r: _truncate(r / "extra_32x32.mat", 0), "corrupt SVHN file: .*extra_32x32.mat"),
+    ],
+    ids=["foreign", "truncated", "empty"],
+)
+def test_a_damaged_svhn_file_is_refused_when_planning(tmp_path, damage, message):
+    root = fake_svhn(tmp_path / "svhn")
+    damage(root)
+    with pytest.raises(DatasetError, match=message):
+        check_files("svhn", root)
+
+
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (lambda f: _truncate(f / "test_X.bin", 1000), "test_X.bin .*not a whole number of images"),
+        (lambda f: _truncate(f / "train_y.bin", 2), "train_y.bin \\(2 labels for 4 images\\)"),
+        (lambda f: _truncate(f / "unlabeled_X.bin", 0), "unlabeled_X.bin \\(0 bytes"),
+    ],
+    ids=["truncated images", "missing labels", "empty"],
+)
+def test_a_damaged_stl10_file_is_refused_when_planning(tmp_path, damage, message):
+    root = fake_stl10(tmp_path / "stl")
+    check_files("stl10", root)
+    damage(root / "stl10_binary")
+    with pytest.raises(DatasetError, match=message):
+        check_files("stl10", root)
 
 
 def test_early_stopping_restores_the_best_epoch():

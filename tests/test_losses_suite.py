@@ -48,3 +48,18 @@ def test_every_run_config_names_its_profile_and_seed(all_suites_store):
     # Sacred adds a random `seed` to a config without one; status would then plan for millions of seeds.
     assert db.runs.distinct("config.seed") == [0]
     assert db.runs.distinct("config.profile") == ["smoke"]
+
+
+def test_autoencoders_are_timed_alone_even_in_a_pool(all_suites_store):
+    db, *_ = all_suites_store
+    fields = {"start_time": 1, "stop_time": 1, "config.stage": 1, "info.runs_at_once": 1}
+    runs = list(db.runs.find({"status": "COMPLETED"}, fields))
+    timed = [r for r in runs if r["config"]["stage"] == "autoencoder"]
+    assert timed and all(r["info"]["runs_at_once"] == 1 for r in timed)
+    for a in timed:  # no other run started or ended while an autoencoder was timing its epochs
+        overlapping = [
+            r["_id"]
+            for r in runs
+            if r["_id"] != a["_id"] and r["start_time"] < a["stop_time"] and r["stop_time"] > a["start_time"]
+        ]
+        assert overlapping == [], (a["_id"], overlapping)

@@ -107,10 +107,20 @@ def test_autoencoders_must_stop_for_patience(gs, stopping, status):
     assert verdict.verdict == ("inconclusive" if status == NOT_MET else "holds")
 
 
-def test_time_claims_have_no_preconditions(gs):
+def test_time_claims_need_timings_taken_alone_but_not_informative_embeddings(gs):
     fp_runs(gs.reset(), "small", SEEDS, datasets=("lunar_lander",), stopping={"epochs": 6, "best_epoch": 5})
     verdict = gs.verdict("fp-faster")
-    assert verdict.preconditions == [] and verdict.verdict == "holds"
+    assert [(c.name, c.status) for c in verdict.preconditions] == [("timings taken alone (LunarLander)", MET)]
+    assert verdict.verdict == "holds"
+
+
+def test_timings_taken_beside_other_runs_make_a_time_verdict_inconclusive(gs):
+    fp_runs(gs.reset(), "small", SEEDS, datasets=("lunar_lander",), runs_at_once=2)
+    for claim in ("fp-faster", "fp-time-ratio-lunar"):
+        verdict = gs.verdict(claim)
+        assert verdict.verdict == "inconclusive", (claim, verdict.measured)
+        assert "precondition not met: timings taken alone (LunarLander)" in verdict.measured
+        assert "shared the machine with up to 1 other runs" in verdict.preconditions[0].detail
 
 
 def test_seeds_for_is_the_first_n_whose_detectable_effect_reaches_the_target():

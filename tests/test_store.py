@@ -6,7 +6,7 @@ import socket
 import subprocess
 import sys
 
-from benchmark.store import STALE_AFTER, RunStore, redact
+from benchmark.store import LATE_BEAT, STALE_AFTER, RunStore, process_identity, redact
 
 
 def test_redact_hides_credentials_only():
@@ -27,9 +27,25 @@ def test_stale_runs():
     store = RunStore(client=None, url="")
     now = dt.datetime(2026, 1, 1, 12, 0, 0)
     here = socket.gethostname()
-    fresh = now - dt.timedelta(seconds=5)
-    alive = {"status": "RUNNING", "heartbeat": fresh, "meta": {"hostname": here, "pid": os.getpid()}}
-    assert not store.is_stale(alive, now)
+    fresh, late = now - dt.timedelta(seconds=5), now - STALE_AFTER - dt.timedelta(seconds=60)
+    with subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"]) as other:
+        pid = other.pid
+        alive = {"status": "RUNNING", "heartbeat": fresh, "meta": {"hostname": here, "pid": pid}}
+        alive["meta"]["process"] = process_identity(pid)
+        assert alive["meta"]["process"] is not None
+        assert not store.is_stale(alive, now)
+        assert not store.is_stale({**alive, "heartbeat": late}, now)  # a live process beats a late heartbeat
+        reused = {**alive, "meta": {**alive["meta"], "process": "another-boot:123"}}
+        assert store.is_stale(reused, now)  # the pid now belongs to another process
+        unrecorded = {**alive, "meta": {"hostname": here, "pid": pid}}
+        assert not store.is_stale(unrecorded, now)
+        assert store.is_stale({**unrecorded, "heartbeat": now - LATE_BEAT - dt.timedelta(seconds=1)}, now)
+        other.kill()
+    with subprocess.Popen(["sleep", "30"]) as stranger:  # a live pid that is not a Python process
+        assert store.is_stale({**alive, "meta": {"hostname": here, "pid": stranger.pid}}, now)
+        stranger.kill()
+    mine = {**alive, "meta": {"hostname": here, "pid": os.getpid(), "process": process_identity(os.getpid())}}
+    assert store.is_stale(mine, now)  # this process is not running it: it would know
     dead = {"status": "RUNNING", "heartbeat": fresh, "meta": {"hostname": here, "pid": dead_pid()}}
     assert store.is_stale(dead, now)  # its process is gone, however fresh the heartbeat
     elsewhere = {"status": "RUNNING", "heartbeat": fresh, "meta": {"hostname": "other-host", "pid": 1}}

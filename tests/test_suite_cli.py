@@ -111,6 +111,28 @@ def test_sigkill_mid_training_then_resume_without_duplicates(tmp_path, mongo):
     assert all(runs.find_one({"_id": i})["status"] == "COMPLETED" for i in before)  # none lost
     resumed = [d for d in completed if d["info"].get("resumed_from") == str(killed["_id"])]
     assert len(resumed) == 1 and resumed[0]["meta"]["config_hash"] == killed["meta"]["config_hash"]
+    db = pymongo.MongoClient(mongo)[DB_NAME]
+    curve = db.metrics.find_one({"run_id": resumed[0]["_id"], "name": "loss"})
+    assert curve["steps"] == list(range(300))  # the whole curve, not only the steps after the checkpoint
+    dead = runs.find_one({"_id": killed["_id"]})
+    assert dead["status"] == "FAILED" and "ended without ending this run" in dead["fail_trace"][0]
+    assert not any(a["name"] == "checkpoint.pt" for a in dead.get("artifacts", []))  # pruned: run COMPLETED
+    assert not any(a["name"] == "checkpoint.pt" for d in runs.find() for a in d.get("artifacts", []))
+    assert db["fs.files"].count_documents({}) == sum(len(d.get("artifacts", [])) for d in runs.find())
+
+    status = mike_bench("status", "--mongo-url", mongo, cwd=tmp_path)
+    assert "stale: 0 dead attempts still marked RUNNING, 1 unfinished attempts of configs that have " in (
+        status.stdout
+    )
+    gc = mike_bench("gc", "--mongo-url", mongo, cwd=tmp_path)
+    assert gc.returncode == 0, gc.stderr[-2000:]
+    assert re.search(
+        r"deleted 0 checkpoints \(0.0 MiB\) and \d+ metric series of 1 superseded attempts", gc.stdout
+    )
+    assert db.metrics.count_documents({"run_id": killed["_id"]}) == 0
+    assert db.metrics.find_one({"run_id": resumed[0]["_id"], "name": "loss"})["steps"] == list(range(300))
+    assert runs.count_documents({"status": "COMPLETED"}) == len(completed)  # every result kept
+    assert "stale:" not in mike_bench("status", "--mongo-url", mongo, cwd=tmp_path).stdout
 
 
 def test_sigkill_with_embedded_server_then_finish(tmp_path):

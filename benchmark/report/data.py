@@ -173,6 +173,7 @@ def load(store: RunStore, profile: str) -> ReportData:
             "procedure": "$config.procedure",
             "z": "$config.z",
             "epochs": "$result.epochs",
+            "runs_at_once": "$info.runs_at_once",
             "best_epoch": "$result.best_epoch",
             "epoch_seconds": "$result.epoch_seconds",
             "loss_network": "$result.loss_network",
@@ -190,6 +191,7 @@ def load(store: RunStore, profile: str) -> ReportData:
             "best_epoch": "$result.best_epoch",
             "max_epochs": "$config.train.max_epochs",
             "patience": "$config.train.patience",
+            "runs_at_once": "$info.runs_at_once",
         },
     )
     lossnets = runs[runs["stage"] == "loss_network"] if not runs.empty else runs

@@ -54,6 +54,9 @@ def load_imagenet(path: Path) -> LossNetwork:
     except Exception as exc:  # torch raises several types for a corrupt or non-torch file
         raise LossNetworkError(f"cannot read AlexNet weights {path}: {type(exc).__name__}") from exc
     state = state.get("state_dict", state) if isinstance(state, dict) else state
+    if not isinstance(state, dict):
+        kind = type(state).__name__
+        raise LossNetworkError(f"{path} does not hold AlexNet's first two conv layers (a {kind})")
     wanted = [f"{layer}.{part}" for layer in (0, 3) for part in ("weight", "bias")]
     trunk_state = {k.removeprefix("features."): v for k, v in state.items()}
     trunk_state = {k: trunk_state[k] for k in wanted if k in trunk_state}

@@ -7,6 +7,8 @@
   must clear the margin. Procedures that all sit at the constant guess are compared on noise.
 - stopped: each probed autoencoder stopped because its validation loss stopped improving (patience), not
   because it ran out of epochs: an encoder cut short compares training lengths, not losses.
+- quiet: every timed autoencoder ran alone (`info.runs_at_once` = 1): runs sharing the cores time each
+  other, so their time per epoch measures the neighbour as much as the procedure.
 
 A claim lists the checks it needs (`preconditions` in reports/claims.toml); margins are in the file's
 [preconditions] table. A check that is not met turns holds or fails into "inconclusive (precondition: …)";
@@ -139,6 +141,33 @@ def stopped(data: ReportData, datasets: list[str]) -> list[Check]:
     return checks
 
 
+def quiet(data: ReportData, datasets: list[str], convergence: bool = False) -> list[Check]:
+    """The timed autoencoders (Figure 9's, with `convergence`) ran with no other run beside them."""
+    frame = data.convergence if convergence else data.autoencoders
+    checks = []
+    for dataset in datasets:
+        on = frame[frame["dataset"] == dataset] if not frame.empty else frame
+        if on.empty or "runs_at_once" not in on:
+            continue
+        name = f"timings taken alone ({DATASET_NAMES.get(dataset, dataset)})"
+        known = on["runs_at_once"].dropna()
+        if known.empty:
+            checks.append(Check(name, NOT_CHECKED, "the runs do not record how many ran at once"))
+        elif (known > 1).any():
+            shared = int((known > 1).sum())
+            checks.append(
+                Check(
+                    name,
+                    NOT_MET,
+                    f"{shared} of {len(known)} autoencoders shared the machine with up to "
+                    f"{int(known.max()) - 1} other runs: their time per epoch is not theirs alone",
+                )
+            )
+        else:
+            checks.append(Check(name, MET, f"all {len(known)} autoencoders ran alone"))
+    return checks
+
+
 def checks_for(claim: dict, data: ReportData, params: dict) -> list[Check]:
     """The checks a claim names, on the datasets it is about (its `dataset`, else every one that ran)."""
     wanted = claim.get("preconditions", [])
@@ -153,6 +182,8 @@ def checks_for(claim: dict, data: ReportData, params: dict) -> list[Check]:
         out += embeddings(data, params["embeddings"], datasets)
     if "stopped" in wanted:
         out += stopped(data, datasets)
+    if "quiet" in wanted:
+        out += quiet(data, datasets, convergence=claim["kind"].startswith("fig9"))
     return out
 
 
@@ -161,4 +192,4 @@ def family_checks(family: str, data: ReportData, params: dict) -> list[Check]:
     if family == "MIKE":
         return teachers(data, params["teachers"])
     datasets = sorted(set(data.probes["dataset"].dropna())) if not data.probes.empty else []
-    return embeddings(data, params["embeddings"], datasets) + stopped(data, datasets)
+    return embeddings(data, params["embeddings"], datasets) + stopped(data, datasets) + quiet(data, datasets)

@@ -178,8 +178,12 @@ def _run_pool(
         pool.shutdown(wait=False, cancel_futures=True)
         for process in workers:
             process.terminate()  # SIGTERM: each worker stores its run INTERRUPTED (workers.init_worker)
+        deadline = time.time() + 10
         for process in workers:
-            process.join(timeout=10)
+            process.join(timeout=max(deadline - time.time(), 0.1))
+            if process.is_alive():  # its interrupt was swallowed somewhere: the run is marked dead later
+                process.kill()
+                process.join()
         raise
     pool.shutdown(wait=True)
     _drain(events, progress, wait=0.5)  # workers have exited: whatever they sent is in the queue

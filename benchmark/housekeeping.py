@@ -134,7 +134,7 @@ class Leftovers:
     """What a store holds beyond its results: dead attempts, checkpoints and metrics no run needs."""
 
     dead: list  # RUNNING attempts whose process is gone
-    superseded: list  # unfinished attempts at configs that have since COMPLETED
+    superseded: list  # ids of unfinished attempts whose metrics a COMPLETED run of their config holds in full
     checkpoint_runs: list  # runs holding checkpoints no longer needed (COMPLETED, or superseded)
     checkpoint_files: int
     checkpoint_bytes: int
@@ -144,8 +144,8 @@ class Leftovers:
 
     def summary(self) -> str:
         return (
-            f"{len(self.dead)} dead attempts still marked RUNNING, {len(self.superseded)} unfinished "
-            f"attempts of configs that have since COMPLETED, {self.checkpoint_files} checkpoints no run "
+            f"{len(self.dead)} dead attempts still marked RUNNING, {len(self.superseded)} superseded "
+            f"attempts whose metrics a COMPLETED run holds, {self.checkpoint_files} checkpoints no run "
             f"needs ({self.checkpoint_bytes / 2**20:.1f} MiB)"
         )
 
@@ -160,6 +160,9 @@ def leftovers(store: RunStore) -> Leftovers:
     dead = [r for r in unfinished if store.is_stale(r)]
     superseded = [r for r in unfinished if r.get("meta", {}).get("config_hash") in completed]
     superseded_ids = [r["_id"] for r in superseded]
+    # of those, the ones still holding metrics that a COMPLETED run holds in full (what gc would delete)
+    copies = set(_metrics_held_elsewhere(store, superseded))
+    with_metrics = set(store.db.metrics.distinct("run_id", {"run_id": {"$in": sorted(copies)}}))
     holders = store.db.runs.find(
         {
             "artifacts.name": CHECKPOINT,
@@ -174,7 +177,7 @@ def leftovers(store: RunStore) -> Leftovers:
         runs.append(run["_id"])
         files += len(records)
         size += sum(f.get("length", 0) for f in records)
-    return Leftovers(dead, superseded, runs, files, size)
+    return Leftovers(dead, sorted(with_metrics), runs, files, size)
 
 
 def _metrics_held_elsewhere(store: RunStore, superseded: list[dict]) -> list:
@@ -200,7 +203,7 @@ def collect(store: RunStore) -> str:
     found = leftovers(store)
     marked = mark_dead(store, found.dead)
     files, size = prune_checkpoints(store, found.checkpoint_runs)
-    droppable = _metrics_held_elsewhere(store, found.superseded)
+    droppable = found.superseded
     metrics = store.db.metrics.delete_many({"run_id": {"$in": droppable}}).deleted_count
     return (
         f"marked {marked} dead attempts FAILED; deleted {files} checkpoints ({size / 2**20:.1f} MiB) and "

@@ -91,6 +91,8 @@ def pool_task(runs: list[tuple[RunSpec, list[str]]], info: dict | None = None) -
         extra = {**_WORKER["setup"].extra_info, **(info or {})}
         with running():
             return run_group(_WORKER["ws"], runs, extra, _WORKER["events"].put)
+    except KeyboardInterrupt:  # SIGTERM or Ctrl-C: the run is stored INTERRUPTED, and the pool is closing
+        os._exit(130)
     except Exception as exc:
         try:
             pickle.dumps(exc)

@@ -95,7 +95,9 @@ def test_faithful_defaults_no_pixel_warmup_and_a_fresh_downstream_decoder():
 def test_paper_profile_lists_its_choices_and_runs_the_feature_prediction_study_four_times():
     paper = get_profile("paper")
     assert paper.losses.seeds == 4
-    assert {"widths", "COCO crops", "training lengths", "optimiser"} <= set(paper.reduced)
+    assert {"widths", "COCO crops", "training lengths", "optimiser", "repeats"} <= set(paper.reduced)
+    # A default paper run cannot decide a MIKE claim (1 seed < the rules' 3): the profile must say so.
+    assert paper.seeds == 1 and "--seeds 3" in paper.reduced["repeats"]
 
 
 def test_progressive_steps_per_layer_lengthen_both_schedules_of_figures_5_6_only():

@@ -90,12 +90,12 @@ def _table2(doc: Document, data: ReportData, claims: list[dict]) -> None:
             paper = f" (paper {ref['mean']} ± {ref['sd']})" if ref else ""
             row.append((pm(g["value"]) if not g.empty else "—") + paper)
         rows.append(row)
-    scale = claim.get("lunar_unit_scale", 1.0)
+    readings = " or ".join(f"{r['name']} (× {r['scale']:g})" for r in claim.get("lunar_readings", []))
     doc.table(
         ["procedure", *[DATASET_NAMES[d] for d in datasets]],
         rows,
-        "LunarLander: mean Euclidean distance in normalised coordinates; the paper's values are read as "
-        f"× {scale:g} of that unit (inferred from the original code, see the fp-table2 claim). Simple CNN: "
-        "the encoder of Fig. 3 and an MLP with one hidden layer of 256, trained on the probe-training "
-        "collection.",
+        "LunarLander: mean Euclidean distance in normalised coordinates. The paper states no unit for its "
+        f"values; they may be {readings}, so they are shown, not judged (see the fp-table2 claim). "
+        "Simple CNN: the encoder of Fig. 3 and an MLP with one hidden layer of 256, trained on the "
+        "probe-training collection.",
     )

@@ -25,7 +25,9 @@ MAX_SEEDS = 1000  # far beyond any power analysis here; a typo's million seeds w
 
 
 def parse_with(tokens: list[str]) -> dict[str, object]:
-    """Sacred-style overrides: `with key=value ...`, values as Python literals (else plain strings)."""
+    """Sacred-style overrides: `with key=value ...` (values as Python literals, else plain strings) and
+    `with my.json` / `with my.yaml` files of overrides, applied in the order given."""
+    from benchmark.config_files import is_config_file, overrides_from_file
     from mike.profiles import ConfigError, parse_override
 
     if not tokens:
@@ -34,14 +36,29 @@ def parse_with(tokens: list[str]) -> dict[str, object]:
         raise ConfigError(
             f"unexpected argument {tokens[0]!r}; overrides go after 'with', e.g. with teacher.steps=10"
         )
-    return dict(parse_override(token) for token in tokens[1:])
+    overrides: dict[str, object] = {}
+    for token in tokens[1:]:
+        overrides.update(
+            overrides_from_file(Path(token)) if is_config_file(token) else [parse_override(token)]
+        )
+    return overrides
+
+
+def _version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("mike-bench")
+    except metadata.PackageNotFoundError:  # pragma: no cover - run from a bare checkout
+        return "unknown"
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--mongo-url",
         default=os.environ.get("MONGO_URL"),
-        help="MongoDB URL (default: $MONGO_URL, else an embedded server in --workdir)",
+        help="MongoDB URL (default: $MONGO_URL, else an embedded server in --workdir); "
+        "$MONGO_USER and $MONGO_PASSWORD, when set, are escaped and added to it",
     )
     parser.add_argument(
         "--workdir",
@@ -51,33 +68,44 @@ def _common(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="mike-bench", description=__doc__.split("\n\n")[0])
-    commands = parser.add_subparsers(dest="command", required=True, metavar="{suite,status,gc,report}")
-    suite = commands.add_parser(
-        "suite",
-        help="run a suite (reusing every run already COMPLETED)",
-        description="Run a suite; COMPLETED runs with the same config are reused.",
-    )
-    suite.add_argument("name", choices=SUITE_NAMES)
-    suite.add_argument("--profile", default="small", choices=PROFILE_NAMES)
-    suite.add_argument(
+def _plan_arguments(parser: argparse.ArgumentParser) -> None:
+    """What decides a suite's runs (their config hashes): for `suite`, and for `export` to find them."""
+    parser.add_argument("name", choices=SUITE_NAMES)
+    parser.add_argument("--profile", default="small", choices=PROFILE_NAMES)
+    parser.add_argument(
         "--seeds",
         type=int,
         default=None,
         help="repeat every run with seeds 0..K-1 (default: the profile's; paper: 1 for MIKE, 4 for losses)",
     )
-    suite.add_argument(
+    parser.add_argument(
         "--coco-root", type=Path, default=None, help="a real COCO 2017 root (default: synthetic)"
     )
-    suite.add_argument(
+    parser.add_argument(
         "--alexnet-weights",
         type=Path,
         default=None,
         help="ImageNet AlexNet weights for `losses` (default: the torch hub cache, else a substitute)",
     )
-    suite.add_argument("--svhn-root", type=Path, default=None, help="folder with SVHN's *_32x32.mat files")
-    suite.add_argument("--stl10-root", type=Path, default=None, help="folder holding stl10_binary/")
+    parser.add_argument("--svhn-root", type=Path, default=None, help="folder with SVHN's *_32x32.mat files")
+    parser.add_argument("--stl10-root", type=Path, default=None, help="folder holding stl10_binary/")
+    parser.add_argument(
+        "overrides", nargs="*", help="with key=value ... or with my.json/my.yaml (profile overrides)"
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mike-bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    commands = parser.add_subparsers(
+        dest="command", required=True, metavar="{suite,status,gc,report,export,serve,print_config}"
+    )
+    suite = commands.add_parser(
+        "suite",
+        help="run a suite (reusing every run already COMPLETED)",
+        description="Run a suite; COMPLETED runs with the same config are reused.",
+    )
+    _plan_arguments(suite)
     suite.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: cuda when available)")
     suite.add_argument(
         "--jobs",
@@ -86,7 +114,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="runs at once, each in its own process (default: one per CPU core, up to "
         f"{MAX_AUTO_JOBS}; one per GPU)",
     )
-    suite.add_argument("overrides", nargs="*", help="with key=value ... (profile overrides)")
     _common(suite)
     status = commands.add_parser("status", help="what is stored: suites, runs by status, what is left to do")
     status.add_argument(
@@ -117,19 +144,57 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", type=Path, default=Path("reports"), help="output folder (default: ./reports)"
     )
     _common(report)
+    export = commands.add_parser(
+        "export",
+        help="write a suite's trained models (state dicts) with a model card each",
+        description="The teachers and encoders of a suite's COMPLETED runs (and the feature-prediction "
+        "coders when kept) as torch.save state dicts, each beside a model card, with an index. Give the "
+        "options the suite ran with: they decide which runs are its own.",
+    )
+    _plan_arguments(export)
+    export.add_argument(
+        "--out", type=Path, default=None, help="output folder (default: reports/models/<suite>-<profile>)"
+    )
+    _common(export)
+    serve = commands.add_parser(
+        "serve",
+        help="serve the embedded store on 127.0.0.1 (Omniboard, incense, notebooks; other commands use it)",
+        description="Serve the embedded store of --workdir on 127.0.0.1 until Ctrl-C. Meanwhile every "
+        "mike-bench command on that workdir connects to it instead of starting its own server.",
+    )
+    serve.add_argument("--port", type=int, default=27017, help="port on 127.0.0.1 (default: 27017)")
+    _common(serve)
+    print_config = commands.add_parser(
+        "print_config",
+        help="print a profile's config as the suites will use it (with overrides applied and marked)",
+        description="The profile as YAML, after `with key=value ...` / `with my.yaml` overrides.",
+    )
+    print_config.add_argument("--profile", default="small", choices=PROFILE_NAMES)
+    print_config.add_argument("overrides", nargs="*", help="with key=value ... or with my.json/my.yaml")
     return parser
 
 
 @contextlib.contextmanager
 def open_store(args, client=None):
     """The run store: --mongo-url (through `client` when already connected), else the embedded server."""
-    from benchmark.store import RunStore, connect, embedded_server, redact
+    from benchmark.store import RunStore, connect, embedded_name, embedded_server, redact
 
     if args.mongo_url:
         yield RunStore(client or connect(args.mongo_url), redact(args.mongo_url)), args.mongo_url
         return
-    with embedded_server(args.workdir / "db") as url:
-        yield RunStore(connect(url), url), url
+    from benchmark.serving import holder, holding
+
+    name = embedded_name(args.workdir / "db")
+    served = holder(args.workdir)
+    if served and served.get("shared"):  # `mike-bench serve` runs on this workdir: use its server
+        print(
+            f"mike-bench: using the store served by pid {served['pid']} at {served['url']}", file=sys.stderr
+        )
+        yield RunStore(connect(served["url"]), name), served["url"]
+        return
+    held_by = f"pid {served['pid']} ({served['command']})" if served else None
+    with embedded_server(args.workdir / "db", held_by) as url, holding(args.workdir, url, shared=False):
+        yield RunStore(connect(url), name), url
 
 
 def nothing_stored(args) -> bool:
@@ -207,16 +272,21 @@ def check_loss_network_weights(plan) -> None:
         load_imagenet(Path(path))
 
 
-def cmd_suite(args) -> int:
+def plan_of(args):
+    """The profile and the runs of the suite the arguments name."""
     from mike.profiles import get_profile
     from suites.registry import SuitePaths, build_plan
 
-    check_suite_options(args)
     profile = get_profile(args.profile).with_overrides(parse_with(args.overrides))
     paths = SuitePaths(args.coco_root, args.alexnet_weights, args.svhn_root, args.stl10_root)
     seeds = list(range(args.seeds)) if args.seeds is not None else None
-    plan = build_plan(args.name, profile, seeds, paths)
-    repeats = f"seeds 0..{args.seeds - 1}" if seeds else "the profile's seeds"
+    return profile, build_plan(args.name, profile, seeds, paths)
+
+
+def cmd_suite(args) -> int:
+    check_suite_options(args)
+    profile, plan = plan_of(args)
+    repeats = f"seeds 0..{args.seeds - 1}" if args.seeds is not None else "the profile's seeds"
     print(
         f"mike-bench: suite {args.name}, profile {profile.name}, {len(plan)} runs, {repeats}",
         file=sys.stderr,
@@ -245,8 +315,8 @@ def cmd_suite(args) -> int:
 
             ws = Workspace(store, setup.cache_dir, device)
         print(
-            f"store {store.url}; {jobs} run(s) at a time on {device}"
-            + (f", {threads} torch thread(s) each" if threads else ""),
+            f"store {store.url}; dataset caches in {(args.workdir / 'cache').resolve()}; "
+            f"{jobs} run(s) at a time on {device}" + (f", {threads} torch thread(s) each" if threads else ""),
             file=sys.stderr,
             flush=True,
         )
@@ -322,17 +392,69 @@ def cmd_report(args) -> int:
     return 0
 
 
-COMMANDS = {"suite": cmd_suite, "status": cmd_status, "gc": cmd_gc, "report": cmd_report}
+def cmd_export(args) -> int:
+    from mike.errors import UserError
+
+    if args.seeds is not None and not 1 <= args.seeds <= MAX_SEEDS:
+        raise UserError(f"--seeds must be between 1 and {MAX_SEEDS}, got {args.seeds}")
+    profile, plan = plan_of(args)
+    out = args.out or Path("reports") / "models" / f"{args.name}-{profile.name}"
+    check_folder(out, "--out")
+    if nothing_stored(args):
+        raise UserError(f"no runs stored yet in {args.workdir}: run `mike-bench suite {args.name}` first")
+    with open_store(args) as (store, _url):
+        from benchmark.export import export_models
+
+        written = export_models(plan, store, out, args.name)
+    print(
+        f"exported {len(written)} models of suite {args.name} ({profile.name}) to {out}; "
+        f"index: {out / 'index.md'}"
+    )
+    return 0
+
+
+def cmd_serve(args) -> int:
+    from benchmark.serving import serve
+
+    check_folder(args.workdir, "--workdir")
+    return serve(args.workdir, args.port)
+
+
+def cmd_print_config(args) -> int:
+    from benchmark.config_files import render_profile
+    from mike.profiles import get_profile
+
+    overrides = parse_with(args.overrides)
+    print(render_profile(get_profile(args.profile).with_overrides(overrides), overrides), end="")
+    return 0
+
+
+COMMANDS = {
+    "suite": cmd_suite,
+    "status": cmd_status,
+    "gc": cmd_gc,
+    "report": cmd_report,
+    "print_config": cmd_print_config,
+    "serve": cmd_serve,
+    "export": cmd_export,
+}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     # `with key=value ...` may follow the options, where argparse no longer takes positionals: collect it.
     args, extra = parser.parse_known_args(argv)
-    if extra and (args.command != "suite" or any(e.startswith("-") for e in extra)):
+    takes_with = args.command in ("suite", "print_config", "export")
+    if extra and (not takes_with or any(e.startswith("-") for e in extra)):
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
-    if args.command == "suite":
+    if takes_with:
         args.overrides = [*args.overrides, *extra]
+    if getattr(args, "mongo_url", None):
+        from benchmark.store import with_credentials
+
+        args.mongo_url = with_credentials(
+            args.mongo_url, os.environ.get("MONGO_USER"), os.environ.get("MONGO_PASSWORD")
+        )
     # Sacred 0.8.7 imports pkg_resources (hence setuptools<82); its deprecation notice is noise here.
     warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
     from benchmark.interrupts import interrupt_on_sigterm

@@ -85,19 +85,26 @@ def _bar_wrapper(out):
 
     class ProgressContext:
         def __init__(self, ctx, spec):
-            steps = spec.config.get("train", {}).get("steps", 0)
+            train = spec.config.get("train", {})
+            # step stages count steps; epoch stages (losses) epochs, up to max_epochs (early stopping may
+            # end them sooner); the probe stage counts its probes
+            total = train.get("steps") or (None if spec.stage == "probe" else train.get("max_epochs"))
+            unit = "step" if train.get("steps") else ("probe" if spec.stage == "probe" else "epoch")
             self._ctx = ctx
-            self._bar = tqdm(total=steps, desc=f"  {spec.label}", file=out, leave=False, disable=not steps)
+            self._per_step = unit == "step"
+            self._bar = tqdm(total=total, desc=f"  {spec.label}", unit=unit, file=out, leave=False)
 
         def __getattr__(self, name):
             return getattr(self._ctx, name)
 
         def log(self, step, metrics):
             self._ctx.log(step, metrics)
-            self._bar.n = step + 1
-            self._bar.set_postfix(loss=f"{metrics.get('loss', float('nan')):.4f}", refresh=False)
+            self._bar.n = step + 1 if self._per_step else self._bar.n + 1
+            loss = next((metrics[k] for k in ("loss", "val_loss", "probe_val_loss") if k in metrics), None)
+            if loss is not None:
+                self._bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
             self._bar.refresh()
-            if step + 1 >= self._bar.total:
+            if self._bar.total and self._bar.n >= self._bar.total:
                 self._bar.close()
 
     return ProgressContext

@@ -158,7 +158,7 @@ def probe_stage(ws: Workspace, config: dict, ctx: RunContext, deps: list[dict]) 
         "metric": "distance" if classes is None else "accuracy",
         "test_metric": out["test_metric"],
         "constant_metric": out["constant_metric"],  # mean position / majority class, for scale
-        "selected_hidden": out["probes"][out["selected"]]["hidden"],
+        "selected_hidden": list(out["probes"][out["selected"]]["hidden"]),  # a copy: see runs.unshared
         "probes": out["probes"],
         "dataset": config["data"]["dataset"],
         "procedure": config["procedure"],

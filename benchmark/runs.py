@@ -35,11 +35,11 @@ from benchmark.housekeeping import (  # noqa: E402
     mark_dead,
     prune_checkpoints,
 )
+from benchmark.run_log import RunLog, echo_stream  # noqa: E402
 from benchmark.store import DB_NAME, RunStore, process_identity  # noqa: E402
 from mike.errors import UserError  # noqa: E402
 from suites.plan import RunSpec  # noqa: E402,F401  (re-exported: the runner's unit of work)
 
-MAX_CAPTURED_CHARS = 20_000  # captured stdout kept per run: far below MongoDB's 16 MB document limit
 # Capture through sys.stdout (the default 'fd' mode tees through a subprocess, which fights progress bars);
 # provenance comes from the git commit and PACKAGES, not from Sacred scanning thousands of torch modules.
 SETTINGS.CAPTURE_MODE = "sys"
@@ -54,25 +54,18 @@ class RunBusyError(UserError):
     """Another live process is running the same config right now."""
 
 
-def keep_tail(text: str) -> str:
-    """Sacred's captured-output filter: keep the last MAX_CAPTURED_CHARS characters."""
-    return (
-        text
-        if len(text) <= MAX_CAPTURED_CHARS
-        else "[... earlier output dropped ...]\n" + text[-MAX_CAPTURED_CHARS:]
-    )
-
-
 @functools.cache  # once per process: a subprocess per run would be bookkeeping for nothing
 def git_commit() -> str:
+    """The checkout's commit, else the one the Docker image was built from (it has no .git)."""
+    built_from = os.environ.get("MIKE_BENCH_GIT_COMMIT", "").strip() or "unknown"
     try:
         root = Path(__file__).resolve().parent.parent
         out = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5
         )
-        return out.stdout.strip() or "unknown"
+        return out.stdout.strip() or built_from
     except (OSError, subprocess.SubprocessError):
-        return "unknown"
+        return built_from
 
 
 @functools.cache
@@ -113,8 +106,9 @@ class RunTiming:
 class RunContext:
     """What a stage function gets: metric logging, checkpoints and artifacts in the store."""
 
-    def __init__(self, sacred_run, store: RunStore, previous: list[dict], timing: RunTiming):
+    def __init__(self, sacred_run, store: RunStore, previous: list[dict], timing: RunTiming, run_log: RunLog):
         self._run = sacred_run
+        self._run_log = run_log
         self._store = store
         self._previous = previous  # unfinished attempts at the same config, newest first
         self._timing = timing
@@ -124,6 +118,10 @@ class RunContext:
         self._curve: dict[str, list[tuple[int, float]]] = {}
 
     def log(self, step: int, metrics: dict[str, float]) -> None:
+        self._record(step, metrics)
+        self._run_log.metrics(step, metrics)
+
+    def _record(self, step: int, metrics: dict[str, float]) -> None:
         started = time.perf_counter()
         for name, value in metrics.items():
             self._run.log_scalar(name, value, step)
@@ -161,6 +159,7 @@ class RunContext:
             if curve is None:  # a checkpoint written before curves were kept in it: the stored metrics
                 curve = self._store.metrics_of(attempt["_id"])
             self._replay(curve, state["step"])
+            self._run_log.note(f"resumed from run {attempt['_id']}'s checkpoint at step {state['step']}")
             self._run.info["curve_replayed"] = True  # the attempt's metrics are now a copy (gc may drop them)
             return state
         return None
@@ -170,7 +169,7 @@ class RunContext:
         for name, points in curve.items():
             for step, value in points.tolist() if torch.is_tensor(points) else points:
                 if step <= last_step:
-                    self.log(int(step), {name: value})
+                    self._record(int(step), {name: value})
 
     def save(self, state: dict) -> None:
         curve = {name: torch.tensor(points, dtype=torch.float64) for name, points in self._curve.items()}
@@ -199,11 +198,14 @@ def execute(
         )
     mark_dead(store, [r for r in previous if r.get("status") == "RUNNING"])  # all of them are dead now
     timing = timing if timing is not None else RunTiming()
-    ex = Experiment(spec.stage, save_git_info=False)
+    # Named "stage: label" so that a list of runs (Omniboard's Experiment Name) says which run is which.
+    ex = Experiment(f"{spec.stage}: {spec.label}", save_git_info=False)
     # No source files in GridFS: Sacred finds stored sources by an md5 that pymongo 4 no longer records,
-    # so it would upload runs.py once per run. Provenance is the git commit in `info` instead.
+    # so it would upload runs.py once per run. Provenance is the commit, given as Sacred's repository entry.
     ex.sources.clear()
-    ex.captured_out_filter = keep_tail
+    ex.get_experiment_info = _with_provenance(ex.get_experiment_info)
+    run_log = RunLog(spec.stage, spec.label, spec.config, echo_stream())
+    ex.captured_out_filter = run_log.captured
     ex.logger = SACRED_LOGGER
     observer = MongoObserver(client=store.client, db_name=DB_NAME)  # one connection for every run
     observer.fs = _LargeChunks(observer.fs)
@@ -223,7 +225,8 @@ def execute(
             }
         )
         started = time.perf_counter()
-        result = stage_fn(RunContext(_run, store, previous, timing))
+        result = unshared(stage_fn(RunContext(_run, store, previous, timing, run_log)))
+        run_log.result(result)
         timing.body = time.perf_counter() - started
         _run.info["seconds"] = timing.body
         return result
@@ -237,13 +240,62 @@ def execute(
             "pid": os.getpid(),
             "process": process_identity(os.getpid()),  # a reused pid is not this process
             "hostname": socket.gethostname(),
+            "comment": spec.label,  # Omniboard's Notes column
         }
     )
     if run.status != "COMPLETED":  # pragma: no cover - sacred raises on failure
         raise RuntimeError(f"{spec.label}: run ended {run.status}")
+    # Omniboard's tags: filter a list of runs by stage, suite or profile
+    tags = [spec.stage, *(str(extra_info[k]) for k in ("suite", "profile") if extra_info.get(k))]
+    store.db.runs.update_one({"_id": run._id}, {"$set": {"omniboard.tags": tags}})
     # its final model is stored: its checkpoints, and those of the attempts it resumed, are dead weight
     prune_checkpoints(store, [run._id, *(r["_id"] for r in previous)])
     return store.db.runs.find_one({"_id": run._id})
+
+
+def unshared(value):
+    """A copy in which no list or dict appears twice: Sacred's jsonpickle flattening writes a second
+    appearance of one object as a back-reference ({'py/id': 1}), which every other reader sees as garbage."""
+    if isinstance(value, dict):
+        return {k: unshared(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [unshared(v) for v in value]
+    return value
+
+
+def _with_provenance(experiment_info: Callable[[], dict]) -> Callable[[], dict]:
+    """Sacred's experiment info with the checkout as its repository (commit, dirty flag) and the packages
+    as its dependencies: what Omniboard's Experiment Details shows, without Sacred scanning sources."""
+
+    def info() -> dict:
+        found = experiment_info()
+        found["repositories"] = [repository()]
+        found["dependencies"] = [f"{name}=={version}" for name, version in package_versions().items()]
+        return found
+
+    return info
+
+
+@functools.cache
+def repository() -> dict:
+    """The checkout (its origin, else its folder), its commit, and whether the working tree differed from
+    it (None: unknown, as in the image, which has no .git)."""
+    root = Path(__file__).resolve().parent.parent
+
+    def git(*args: str) -> str | None:
+        try:
+            out = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=10)
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return out.stdout if out.returncode == 0 else None
+
+    status = git("status", "--porcelain", "--untracked-files=no")
+    origin = (git("config", "--get", "remote.origin.url") or "").strip()
+    return {
+        "url": origin or str(root),
+        "commit": git_commit(),
+        "dirty": None if status is None else bool(status.strip()),
+    }
 
 
 def hardware() -> dict:

@@ -14,6 +14,7 @@ import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 import gridfs
 import pymongo
@@ -37,6 +38,16 @@ class StoreError(UserError):
 def redact(url: str) -> str:
     """The URL with any user:password removed, for logs, run documents and reports."""
     return _CREDENTIALS.sub("***@", url)
+
+
+def with_credentials(url: str, user: str | None, password: str | None) -> str:
+    """The URL with MONGO_USER / MONGO_PASSWORD put in, percent-escaped: a password holding '@', ':' or
+    '/' cannot be written into a URL as it is (docker compose hands them over separately for that)."""
+    if not user or _CREDENTIALS.search(url) or "://" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    secret = f"{quote(user, safe='')}:{quote(password or '', safe='')}"
+    return f"{scheme}://{secret}@{rest}"
 
 
 def _check_credentials(url: str) -> None:
@@ -101,6 +112,11 @@ def _quiet_stderr() -> Iterator[None]:
         os.close(saved)
 
 
+def embedded_name(data_dir: Path) -> str:
+    """The embedded store by its folder: its port changes with every command, the folder does not."""
+    return f"embedded:{data_dir.resolve()}"
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -108,8 +124,9 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def embedded_server(data_dir: Path) -> Iterator[str]:
-    """Start SecantusDB on 127.0.0.1 (a free port) with its data in data_dir; yield its URL; stop on exit."""
+def embedded_server(data_dir: Path, held_by: str | None = None, port: int | None = None) -> Iterator[str]:
+    """Start SecantusDB on 127.0.0.1 (port, else a free one) with its data in data_dir; yield its URL; stop
+    on exit. held_by: the process known to hold the store, named when it is busy."""
     from secantus import SecantusDBServer  # imported only when the embedded server is used
 
     _check_store_folder(data_dir)
@@ -119,14 +136,22 @@ def embedded_server(data_dir: Path) -> Iterator[str]:
         raise StoreError(f"cannot create the embedded database folder {data_dir}: {exc.strerror}") from None
     try:
         with _quiet_stderr():  # WiredTiger writes its own lines to fd 2 when the store is locked
-            server = SecantusDBServer(storage_path=str(data_dir), host="127.0.0.1", port=_free_port())
+            server = SecantusDBServer(
+                storage_path=str(data_dir),
+                host="127.0.0.1",
+                port=port or _free_port(),
+                enable_test_commands=False,  # configureFailPoint & co. are for SecantusDB's own tests
+            )
             server.start()
     except Exception as exc:
         if "busy" in str(exc).lower() or "lock" in str(exc).lower():
+            workdir = data_dir.parent
             raise StoreError(
-                f"the embedded database {data_dir} is in use by another mike-bench command; "
-                "wait for it, or share a server through MONGO_URL"
+                f"the embedded database {data_dir} is in use by {held_by or 'another process'}; wait for "
+                f"it, or serve it to every command at once with `mike-bench serve --workdir {workdir}`"
             ) from None
+        if port and ("address" in str(exc).lower() or "in use" in str(exc).lower()):
+            raise StoreError(f"port {port} on 127.0.0.1 is taken; choose another with --port") from None
         raise StoreError(f"embedded MongoDB server could not start on {data_dir}: {exc}") from None
     try:
         yield server.uri
@@ -139,7 +164,7 @@ class RunStore:
     """Queries over Sacred's collections."""
 
     client: pymongo.MongoClient
-    url: str  # redacted
+    url: str  # what names the store in runs and reports: a redacted URL, or embedded:<folder>
 
     @property
     def db(self):

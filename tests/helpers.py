@@ -1,10 +1,31 @@
 """Shared test helpers: the real CLI in a subprocess, and tiny SVHN / STL-10 files in their formats."""
 
+import functools
 import os
 import subprocess
 import sys
+import time
 
 import numpy as np
+
+# Importing torch takes about this long on a quiet 2-core machine: the baseline the timeouts scale with.
+QUIET_IMPORT_S = 4.0
+
+
+@functools.cache
+def slowness() -> float:
+    """How much slower than a quiet machine this one is now (≥ 1), measured once per test session by
+    importing torch in a fresh process, times MIKE_BENCH_TEST_TIMEOUT_SCALE (default 1). A busy machine
+    then gets a slow pass instead of a timeout."""
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "import torch"], check=True, capture_output=True)
+    measured = time.perf_counter() - started
+    return max(1.0, measured / QUIET_IMPORT_S) * float(os.environ.get("MIKE_BENCH_TEST_TIMEOUT_SCALE", "1"))
+
+
+def timeout_for(seconds: float) -> float:
+    """A generous limit for a command that takes well under `seconds` on a quiet machine."""
+    return seconds * slowness()
 
 
 def mike_bench(*args, cwd, env=None, timeout=900):
@@ -13,7 +34,7 @@ def mike_bench(*args, cwd, env=None, timeout=900):
         cwd=cwd,
         capture_output=True,
         text=True,
-        timeout=timeout,
+        timeout=timeout_for(timeout),
         env={**os.environ, **(env or {})},
     )
 

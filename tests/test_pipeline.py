@@ -6,11 +6,16 @@ import sys
 
 from mike.pipeline import run
 from mike.profiles import get_profile
+from tests.helpers import timeout_for
 
 
 def cli(*args, cwd):
     return subprocess.run(
-        [sys.executable, "-m", "mike.pipeline", *args], cwd=cwd, capture_output=True, text=True, timeout=600
+        [sys.executable, "-m", "mike.pipeline", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout_for(600),
     )
 
 

@@ -58,6 +58,10 @@ def test_smoke_report_has_every_section_and_is_labelled(smoke_report):
     assert re.search(r"\| simple CNN \| [0-9.]+ .*\| [0-9.]+ ", md)  # Table II's CNN row: LunarLander, SVHN
     assert "inconclusive (n seeds = 1 < 3)" in md  # one smoke seed proves nothing
     assert "Synthetic COCO-format data" in md
+    # Methods says how every kind of verdict is reached: tests, equivalence, counts, intervals, floors.
+    methods = md.split("Methods", 1)[1]
+    for how in ("intersection-union", "TOST", "count rules", "90% two-sided t interval", "minimum seeds (3)"):
+        assert how in methods, how
     # Markdown figures are files beside it; HTML figures are inline (opens offline).
     figures = re.findall(r"\]\((figures/[^)]+\.png)\)", md)
     assert len(figures) >= 5 and all((folder / f).is_file() for f in figures)

@@ -6,7 +6,19 @@ import socket
 import subprocess
 import sys
 
-from benchmark.store import LATE_BEAT, STALE_AFTER, RunStore, process_identity, redact
+import pymongo
+import pytest
+
+from benchmark.store import (
+    LATE_BEAT,
+    STALE_AFTER,
+    RunStore,
+    connect,
+    embedded_server,
+    process_identity,
+    redact,
+    with_credentials,
+)
 
 
 def test_redact_hides_credentials_only():
@@ -15,6 +27,24 @@ def test_redact_hides_credentials_only():
     )
     assert redact("mongodb+srv://bob@cluster0/") == "mongodb+srv://***@cluster0/"
     assert redact("mongodb://127.0.0.1:27017/") == "mongodb://127.0.0.1:27017/"
+
+
+def test_credentials_from_the_environment_are_escaped_into_the_url():
+    """docker compose hands MONGO_USER / MONGO_PASSWORD over apart; a password with @ : / must survive."""
+    url = with_credentials("mongodb://mongo:27017/?authSource=admin", "mi:ke", "p@ss/w:rd%")
+    parsed = pymongo.uri_parser.parse_uri(url)
+    assert (parsed["username"], parsed["password"]) == ("mi:ke", "p@ss/w:rd%")
+    assert redact(url) == "mongodb://***@mongo:27017/?authSource=admin"
+    # A URL that carries its own credentials, or no user given: left as it is.
+    assert with_credentials("mongodb://a:b@h/", "x", "y") == "mongodb://a:b@h/"
+    assert with_credentials("mongodb://h/", None, "y") == "mongodb://h/"
+
+
+def test_the_embedded_server_refuses_test_commands(tmp_path):
+    with embedded_server(tmp_path / "db") as url:
+        client = connect(url)
+        with pytest.raises(pymongo.errors.OperationFailure):
+            client.admin.command("configureFailPoint", "failCommand", mode="off")
 
 
 def dead_pid() -> int:

@@ -141,9 +141,11 @@ def test_sigkill_with_embedded_server_then_finish(tmp_path):
     time.sleep(25)
     busy = mike_bench("status", cwd=tmp_path)  # the embedded store is locked by the running suite
     assert busy.returncode == 2
+    # one line naming the holder (pid and command line) and what to do
     assert busy.stderr.strip().splitlines() == [
-        f"mike-bench: error: the embedded database {os.path.join('.mike-bench', 'db')} is in use by another "
-        "mike-bench command; wait for it, or share a server through MONGO_URL"
+        f"mike-bench: error: the embedded database {os.path.join('.mike-bench', 'db')} is in use by pid "
+        f"{proc.pid} (mike-bench suite single --profile smoke); wait for it, or serve it to every command "
+        "at once with `mike-bench serve --workdir .mike-bench`"
     ]
     time.sleep(10)  # mid-suite: imports and the first runs take longer than all this
     os.killpg(proc.pid, signal.SIGKILL)
@@ -210,6 +212,9 @@ def test_a_pool_of_workers_gives_the_results_of_one_process(tmp_path):
         )
         assert out.returncode == 0, out.stderr[-2000:]
         assert "bookkeeping (Sacred, MongoDB, artifacts):" in out.stdout
+        # The embedded store is named by its folder (its port changes with every command), here and in runs.
+        store = f"embedded:{(tmp_path / jobs / 'db').resolve()}"
+        assert f"store {store};" in out.stdout + out.stderr
     one, two = _results(tmp_path / "1"), _results(tmp_path / "2")
     assert set(one) == set(two) and len(one) == 22 + 11 + 2 + 22
     for key, result in one.items():

@@ -11,6 +11,7 @@ import pandas as pd
 
 from benchmark.report import claims as claims_mod
 from benchmark.report.claims import Verdict
+from benchmark.report.claims.common import min_seeds
 from benchmark.report.claims.preconditions import family_checks
 from benchmark.report.data import ReportData, load, profiles_in, single_teacher, split_by_setting
 from benchmark.report.deviations import deviations
@@ -102,6 +103,7 @@ def build(
     doc.heading("Deviations from the papers")
     doc.bullets(deviations(data, suites, [(s, part) for s, part, _ in judged if s.family == "MIKE"]))
     doc.heading("Provenance: every run behind this report")
+    doc.text(_models_text(out_root, profile))
     doc.table(
         ["run id", "stage", "label", "config hash", "git commit", "hardware", "seconds"],
         [
@@ -128,8 +130,12 @@ def _methods(doc: Document, profile: str) -> None:
             "Unit of evidence: the seed (an independent training run). Tasks, z values and layers inside a "
             "seed are averaged into one value per seed first; a comparison is a one-sided t test over those "
             "values at α = 0.05. A claim of many comparisons holds when every one is significant as claimed "
-            "(intersection-union; k of m: Holm) and fails when enough are significantly against it, or "
-            "short of the smallest effect that matters (Holm over all). Below 3 seeds: inconclusive.",
+            '(intersection-union: each at α, no correction; "at least k of m": Holm within the m) and '
+            "fails when enough are significantly against it, or short of the smallest effect that matters "
+            '(Holm over all). Equivalence claims ("about", "within", "comparable") use two '
+            "one-sided tests per bound (TOST). Figure 9's collapse and near-optimal claims are count rules "
+            "over seeds: no interval. Each comparison prints its seed mean and a 90% two-sided t interval "
+            f"(the one-sided 95% bounds). Below a claim's minimum seeds ({_seed_floors()}): inconclusive.",
             "Preconditions, checked before every verdict: teachers well above the constant predictor; "
             "embeddings clearly better than the constant guess (over seeds); autoencoders stopped for "
             "patience. A claim on runs that fail one is inconclusive and names it.",
@@ -141,6 +147,24 @@ def _methods(doc: Document, profile: str) -> None:
     if design:
         doc.text(f"How the {profile} profile's sizes were chosen (power analysis from pilot runs):")
         doc.bullets([f"{k}: {v}" for k, v in design.items()])
+
+
+def _models_text(out_root: Path, profile: str) -> str:
+    """Where the trained models are: the exports already beside the reports (`mike-bench export`'s
+    default folder), linked, or the command that writes them."""
+    exported = sorted((out_root / "models").glob(f"*-{profile}/index.md"))
+    if exported:
+        links = ", ".join(f"[{p.parent.name}](../models/{p.parent.name}/index.md)" for p in exported)
+        return f"Trained models, with a model card each (`mike-bench export`): {links}."
+    return (
+        "Trained models: `mike-bench export <suite> --profile "
+        f"{profile}` writes them, with a model card each, to `{out_root}/models/<suite>-{profile}/`."
+    )
+
+
+def _seed_floors() -> str:
+    floors = sorted({min_seeds(c) for c in claims_mod.load_claims() if c["kind"] != "not_run"})
+    return " or ".join(str(f) for f in floors)
 
 
 def _several(judged, family: str) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -105,9 +106,14 @@ def _cell(value: object) -> str:
 
 
 def _inline_html(text: str) -> str:
-    """Escape, then render `code` spans."""
+    """Escape, then render `code` spans and [text](relative/link) links."""
     parts = html.escape(text).split("`")
-    return "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts))
+    return "".join(
+        f"<code>{p}</code>" if i % 2 else _LINK.sub(r"<a href='\2'>\1</a>", p) for i, p in enumerate(parts)
+    )
+
+
+_LINK = re.compile(r"\[([^\]]+)\]\(([^)\s'\"]+)\)")
 
 
 def _verdict_html(cell: str) -> str:

@@ -1,0 +1,75 @@
+"""Who holds an embedded store. The command that starts its server says so in <workdir>/server.json
+(url, pid, process identity, its command line); `mike-bench serve` marks it shared, and every other command
+on that workdir then connects to it instead of starting its own. A holder that is not shared is named in
+the error a second command gets, with what to do."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from benchmark.store import DB_NAME, embedded_name, embedded_server, process_identity
+from mike.errors import UserError
+
+SERVER_FILE = "server.json"
+
+
+@contextlib.contextmanager
+def holding(workdir: Path, url: str, shared: bool) -> Iterator[None]:
+    """Record this process as the store's holder while the block runs."""
+    path = workdir / SERVER_FILE
+    record = {
+        "url": url,
+        "pid": os.getpid(),
+        "process": process_identity(os.getpid()),
+        "command": " ".join(["mike-bench", *sys.argv[1:]]),
+        "shared": shared,
+    }
+    scratch = path.with_suffix(".tmp")
+    scratch.write_text(json.dumps(record))
+    scratch.replace(path)  # atomically: a reader sees the old record or the new one
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError, ValueError):
+            if json.loads(path.read_text()).get("pid") == os.getpid():
+                path.unlink()
+
+
+def holder(workdir: Path) -> dict | None:
+    """The live process recorded as holding the store, or None (no record, or its process is gone)."""
+    try:
+        record = json.loads((workdir / SERVER_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(record, dict) or not record.get("pid"):
+        return None
+    alive = process_identity(int(record["pid"]))
+    return record if alive is not None and alive == record.get("process") else None
+
+
+def serve(workdir: Path, port: int) -> int:
+    """`mike-bench serve`: the embedded store on 127.0.0.1:port until Ctrl-C (or SIGTERM), shared."""
+    served = holder(workdir)
+    if served and served.get("shared"):
+        raise UserError(f"{workdir} is already served at {served['url']} by pid {served['pid']}")
+    held_by = f"pid {served['pid']} ({served['command']})" if served else None
+    with embedded_server(workdir / "db", held_by, port=port) as url, holding(workdir, url, shared=True):
+        print(
+            f"serving {embedded_name(workdir / 'db')} at {url} (database {DB_NAME}) until Ctrl-C\n"
+            f"  every mike-bench command with --workdir {workdir} uses it meanwhile\n"
+            f"  omniboard -m 127.0.0.1:{port}:{DB_NAME}\n"
+            f"  incense: ExperimentLoader(mongo_uri='{url}', db_name='{DB_NAME}')",
+            flush=True,
+        )
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            print("mike-bench: stopped serving", file=sys.stderr)
+    return 0

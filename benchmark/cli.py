@@ -415,6 +415,13 @@ def cmd_export(args) -> int:
 
 def cmd_serve(args) -> int:
     from benchmark.serving import serve
+    from mike.errors import UserError
+
+    if args.mongo_url:
+        raise UserError(
+            "serve serves the embedded store of --workdir; a MongoDB at --mongo-url/$MONGO_URL "
+            "is served already"
+        )
 
     check_folder(args.workdir, "--workdir")
     return serve(args.workdir, args.port)

@@ -3,6 +3,7 @@ dotted), and `print_config` (the profile as the suites will use it, the overridd
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import json
 from pathlib import Path
@@ -30,7 +31,7 @@ def overrides_from_file(path: Path) -> dict[str, object]:
         else:
             import yaml
 
-            data = yaml.safe_load(text)
+            data = _numbers(yaml.safe_load(text))
     except Exception as exc:  # json.JSONDecodeError, yaml.YAMLError: a one-line error either way
         reason = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
         raise ConfigError(f"config file {path} does not parse: {reason}") from None
@@ -41,6 +42,21 @@ def overrides_from_file(path: Path) -> dict[str, object]:
             f"config file {path} must hold a mapping of keys to values, not {type(data).__name__}"
         )
     return _dotted(data)
+
+
+def _numbers(value):
+    """YAML 1.1 reads `1e-3` as a string; a string that is a Python number literal is that number."""
+    if isinstance(value, dict):
+        return {k: _numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_numbers(v) for v in value]
+    if isinstance(value, str):
+        try:
+            number = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            return value
+        return number if isinstance(number, int | float) and not isinstance(number, bool) else value
+    return value
 
 
 def _dotted(data: dict, prefix: str = "") -> dict[str, object]:

@@ -36,7 +36,7 @@ MODELS = {
     "autoencoder": (
         "feature-prediction procedure's coders (kept with losses.keep_models=True)",
         "mike.featpred.procedures import ProcedureAutoencoder",
-        "ProcedureAutoencoder({procedure!r}, image_size, {z}, feature_size, {gamma})",
+        "ProcedureAutoencoder({procedure!r}, {image_size}, {z}, {feature_size}, {gamma})",
     ),
 }
 
@@ -60,7 +60,8 @@ def export_models(plan: list[Planned], store: RunStore, out: Path, suite: str) -
         state = torch.load(io.BytesIO(model), weights_only=True)
         folder = out / planned.spec.stage
         folder.mkdir(parents=True, exist_ok=True)
-        name = slug(planned.spec.label)
+        # a label can repeat in a plan (one encoder trained to two lengths): the hash tells them apart
+        name = f"{slug(planned.spec.label)}-{planned.spec.hash[:8]}"
         torch.save(state["state_dict"], folder / f"{name}.pt")
         (folder / f"{name}.md").write_text(model_card(planned, run, name, store.url))
         written.append(folder / f"{name}.pt")
@@ -93,11 +94,11 @@ def model_card(planned: Planned, run: dict, name: str, store: str) -> str:
     config = run["config"]
     what, module, build = MODELS[planned.spec.stage]
     model = config.get("model", {})
+    stored = run.get("result") or {}
     fields = {
         **model,
-        "procedure": config.get("procedure"),
-        "z": config.get("z"),
-        "gamma": config.get("gamma"),
+        **{k: config.get(k) for k in ("procedure", "z", "gamma")},
+        **{k: stored.get(k) for k in ("image_size", "feature_size")},  # what the FP coders were built with
     }
     fields["widths"] = tuple(model.get("widths", ()))
     result = {k: v for k, v in (run.get("result") or {}).items() if isinstance(v, int | float | str)}

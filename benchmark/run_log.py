@@ -8,19 +8,17 @@ from __future__ import annotations
 
 import math
 import sys
+import threading
 import time
 
 MAX_CAPTURED_CHARS = 20_000  # captured output kept per run: far below MongoDB's 16 MB document limit
+PRINTED_CHARS = 8_000  # of which the process's own printing may take this much (its tail)
 PROGRESS_LINES = 10  # step stages: about this many lines over the run
 
 
-def keep_tail(text: str) -> str:
-    """The last MAX_CAPTURED_CHARS characters."""
-    return (
-        text
-        if len(text) <= MAX_CAPTURED_CHARS
-        else "[... earlier output dropped ...]\n" + text[-MAX_CAPTURED_CHARS:]
-    )
+def keep_tail(text: str, limit: int = MAX_CAPTURED_CHARS) -> str:
+    """The last `limit` characters."""
+    return text if len(text) <= limit else "[... earlier output dropped ...]\n" + text[-limit:]
 
 
 def without_frames(text: str) -> str:
@@ -54,7 +52,9 @@ class RunLog:
         self._started = time.perf_counter()
         self._next_step = 0
         self._answered = ""  # what the filter returned last time: Sacred prepends it to the new text
-        self._printed = ""  # the process's own output during the run, frames removed
+        self._raw = ""  # the process's own output during the run, as printed (its tail)
+        # Sacred calls the filter from its heartbeat thread and, at the end, from the run's own thread
+        self._lock = threading.Lock()
         length = f"{self.steps} steps" if self.steps else f"at most {train.get('max_epochs', '?')} epochs"
         batch = f" of batch {train['batch_size']}" if "batch_size" in train else ""
         self.note(f"{label} ({stage}, seed {config.get('seed', '?')}): {length}{batch}")
@@ -77,12 +77,16 @@ class RunLog:
         self.note(f"result: {_values(result) or 'stored'}")
 
     def captured(self, text: str) -> str:
-        """Sacred's captured_out_filter."""
-        new = text[len(self._answered) :] if text.startswith(self._answered) else text
-        self._printed = keep_tail(without_frames(self._printed + new))
-        printed = f"\n--- printed during the run ---\n{self._printed}" if self._printed else ""
-        self._answered = keep_tail("\n".join(self.lines) + printed)
-        return self._answered
+        """Sacred's captured_out_filter: the log lines (their tail), then the process's own printing (its
+        tail, frames removed; a line split between two heartbeats is joined again, not glued on)."""
+        with self._lock:
+            new = text[len(self._answered) :] if text.startswith(self._answered) else text
+            self._raw = (self._raw + new)[-4 * PRINTED_CHARS :]
+            printed = keep_tail(without_frames(self._raw), PRINTED_CHARS)
+            printed = f"\n--- printed during the run ---\n{printed}" if printed else ""
+            log = keep_tail("\n".join(self.lines), MAX_CAPTURED_CHARS - len(printed))
+            self._answered = log + printed
+            return self._answered
 
 
 def echo_stream():

@@ -12,6 +12,7 @@ import io
 import logging
 import os
 import platform
+import re
 import socket
 import subprocess
 import tempfile
@@ -292,10 +293,15 @@ def repository() -> dict:
     status = git("status", "--porcelain", "--untracked-files=no")
     origin = (git("config", "--get", "remote.origin.url") or "").strip()
     return {
-        "url": origin or str(root),
+        "url": _without_credentials(origin) or str(root),
         "commit": git_commit(),
         "dirty": None if status is None else bool(status.strip()),
     }
+
+
+def _without_credentials(url: str) -> str:
+    """A clone URL with any user:token@ removed (CI clones carry tokens there); stored runs never hold one."""
+    return re.sub(r"(?<=://)[^/@]*@", "", url)
 
 
 def hardware() -> dict:

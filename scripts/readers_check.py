@@ -7,6 +7,7 @@ for the runs count, one run's name, log and metrics; incense (pinned, from PyPI)
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -125,8 +126,12 @@ def main(workdir: Path, omniboard: str) -> None:
     finally:
         for process in (board, serve):
             if process is not None:
-                os.killpg(process.pid, signal.SIGTERM)
-                process.wait(timeout=30)
+                with contextlib.suppress(ProcessLookupError):  # it may have exited already
+                    os.killpg(process.pid, signal.SIGTERM)
+                try:
+                    process.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    os.killpg(process.pid, signal.SIGKILL)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,10 @@ def test_a_config_file_nested_or_dotted_is_the_same_overrides_as_key_value(tmp_p
     dotted.write_text(json.dumps({"teacher.steps": 7, "suites.three_tasks": ["PHB", "SSS", "CTB"]}))
     by_hand = parse_with(["with", "teacher.steps=7", "suites.three_tasks=['PHB','SSS','CTB']"])
     assert parse_with(["with", str(nested)]) == parse_with(["with", str(dotted)]) == by_hand
+    # YAML 1.1 reads 1e-3 as a string: it is a number here, as on the command line
+    lr = tmp_path / "lr.yaml"
+    lr.write_text("transfer:\n  lr: 1e-3\n")
+    assert parse_with(["with", str(lr)]) == {"transfer.lr": 0.001}
     # later tokens win, as in Sacred
     assert parse_with(["with", str(nested), "teacher.steps=9"])["teacher.steps"] == 9
     profile = get_profile("smoke").with_overrides(parse_with(["with", str(nested)]))

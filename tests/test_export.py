@@ -67,3 +67,17 @@ def test_export_of_a_suite_without_models_says_why(all_suites_store, tmp_path):
     other = ("with", "segmenter_widths=[8,8,8,9]", "autoencoder_widths=[8,8,8,8,9]")  # none trained
     untrained = mike_bench("export", "single", "--profile", "smoke", *args, *other, cwd=root)
     assert untrained.returncode == 2 and "runs still to train" in untrained.stderr.strip().splitlines()[-1]
+
+
+def test_a_feature_prediction_card_builds_the_coders_it_describes():
+    """Was a bug: the card's code named image_size and feature_size without values (a NameError)."""
+    from benchmark.export import model_card
+    from suites.plan import Planned, RunSpec
+
+    config = {"stage": "autoencoder", "procedure": "I-I-PW", "z": 8, "gamma": 0.0, "seed": 0, "data": {}}
+    run = {"_id": 7, "config": config, "result": {"image_size": 64, "feature_size": 0}, "info": {}}
+    card = model_card(Planned(RunSpec("autoencoder", "I-I-PW z 8 seed 0", config)), run, "x", "embedded:/db")
+    code = re.search(r"```python\n(.*?)```", card, re.S)[1].splitlines()
+    scope = {}
+    exec("\n".join(code[:2]), scope)  # the import and the constructor (the third line loads the file)
+    assert scope["model"].procedure.name == "I-I-PW"

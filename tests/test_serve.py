@@ -62,3 +62,8 @@ def test_serve_on_a_taken_port_is_a_one_line_error(tmp_path):
         result = mike_bench("serve", "--workdir", str(tmp_path / "w"), "--port", str(port), cwd=tmp_path)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1].startswith("mike-bench: error: ")
+
+
+def test_serve_refuses_a_mongo_url(tmp_path):
+    result = mike_bench("serve", "--mongo-url", "mongodb://127.0.0.1:1/", cwd=tmp_path)
+    assert result.returncode == 2 and "serve serves the embedded store of --workdir" in result.stderr

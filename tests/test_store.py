@@ -83,3 +83,13 @@ def test_stale_runs():
     silent = {**elsewhere, "heartbeat": now - STALE_AFTER - dt.timedelta(seconds=1)}
     assert store.is_stale(silent, now)
     assert not store.is_stale({**silent, "status": "COMPLETED"}, now)
+
+
+def test_a_clone_url_token_never_reaches_a_stored_run():
+    """experiment.repositories[0].url comes from `git remote`; CI clones carry a token in it."""
+    from benchmark.runs import _without_credentials
+
+    assert _without_credentials("https://gitlab-ci-token:s3cret@gitlab.example/x/y.git") == (
+        "https://gitlab.example/x/y.git"
+    )
+    assert _without_credentials("git@github.com:x/y.git") == "git@github.com:x/y.git"

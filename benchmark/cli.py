@@ -9,7 +9,6 @@ mike-bench report                                    # reports/<date>-<profile>/
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import os
 import re
@@ -18,171 +17,18 @@ import tempfile
 import warnings
 from pathlib import Path
 
-SUITE_NAMES = ("single", "three", "eleven", "progressive", "losses", "all")
-PROFILE_NAMES = ("smoke", "small", "cpu", "paper")  # mike.profiles.PROFILES, named here to parse without it
-MAX_AUTO_JOBS = 8  # beyond this, per-process memory (datasets, models) outweighs the gain
-MAX_SEEDS = 1000  # far beyond any power analysis here; a typo's million seeds would only plan for minutes
-
-
-def parse_with(tokens: list[str]) -> dict[str, object]:
-    """Sacred-style overrides: `with key=value ...` (values as Python literals, else plain strings) and
-    `with my.json` / `with my.yaml` files of overrides, applied in the order given."""
-    from benchmark.config_files import is_config_file, overrides_from_file
-    from mike.profiles import ConfigError, parse_override
-
-    if not tokens:
-        return {}
-    if tokens[0] != "with":
-        raise ConfigError(
-            f"unexpected argument {tokens[0]!r}; overrides go after 'with', e.g. with teacher.steps=10"
-        )
-    overrides: dict[str, object] = {}
-    for token in tokens[1:]:
-        overrides.update(
-            overrides_from_file(Path(token)) if is_config_file(token) else [parse_override(token)]
-        )
-    return overrides
-
-
-def _version() -> str:
-    from importlib import metadata
-
-    try:
-        return metadata.version("mike-bench")
-    except metadata.PackageNotFoundError:  # pragma: no cover - run from a bare checkout
-        return "unknown"
-
-
-def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--mongo-url",
-        default=os.environ.get("MONGO_URL"),
-        help="MongoDB URL (default: $MONGO_URL, else an embedded server in --workdir); "
-        "$MONGO_USER and $MONGO_PASSWORD, when set, are escaped and added to it",
-    )
-    parser.add_argument(
-        "--workdir",
-        type=Path,
-        default=Path(".mike-bench"),
-        help="embedded database and dataset cache (default: ./.mike-bench)",
-    )
-
-
-def _plan_arguments(parser: argparse.ArgumentParser) -> None:
-    """What decides a suite's runs (their config hashes): for `suite`, and for `export` to find them."""
-    parser.add_argument("name", choices=SUITE_NAMES)
-    parser.add_argument("--profile", default="small", choices=PROFILE_NAMES)
-    parser.add_argument(
-        "--seeds",
-        type=int,
-        default=None,
-        help="repeat every run with seeds 0..K-1 (default: the profile's; paper: 1 for MIKE, 4 for losses)",
-    )
-    parser.add_argument(
-        "--coco-root", type=Path, default=None, help="a real COCO 2017 root (default: synthetic)"
-    )
-    parser.add_argument(
-        "--alexnet-weights",
-        type=Path,
-        default=None,
-        help="ImageNet AlexNet weights for `losses` (default: the torch hub cache, else a substitute)",
-    )
-    parser.add_argument("--svhn-root", type=Path, default=None, help="folder with SVHN's *_32x32.mat files")
-    parser.add_argument("--stl10-root", type=Path, default=None, help="folder holding stl10_binary/")
-    parser.add_argument(
-        "overrides", nargs="*", help="with key=value ... or with my.json/my.yaml (profile overrides)"
-    )
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="mike-bench", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
-    commands = parser.add_subparsers(
-        dest="command", required=True, metavar="{suite,status,gc,report,export,serve,print_config}"
-    )
-    suite = commands.add_parser(
-        "suite",
-        help="run a suite (reusing every run already COMPLETED)",
-        description="Run a suite; COMPLETED runs with the same config are reused.",
-    )
-    _plan_arguments(suite)
-    suite.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: cuda when available)")
-    suite.add_argument(
-        "--jobs",
-        type=int,
-        default=None,
-        help="runs at once, each in its own process (default: one per CPU core, up to "
-        f"{MAX_AUTO_JOBS}; one per GPU)",
-    )
-    _common(suite)
-    status = commands.add_parser("status", help="what is stored: suites, runs by status, what is left to do")
-    status.add_argument(
-        "--profile",
-        default=None,
-        choices=PROFILE_NAMES,
-        help="count what is left for this profile (default: every profile with runs)",
-    )
-    _common(status)
-    gc = commands.add_parser(
-        "gc",
-        help="reclaim space: mark dead attempts, delete checkpoints and metrics no run needs",
-        description="Mark RUNNING attempts whose process is gone as FAILED; delete the checkpoints of "
-        "COMPLETED runs and of attempts superseded by a COMPLETED run, and those attempts' metrics. Every "
-        "result, final model and COMPLETED run's metrics is kept.",
-    )
-    _common(gc)
-    report = commands.add_parser(
-        "report",
-        help="write the report (HTML + Markdown) from what the store holds",
-        description="Every stored result beside the paper's figure, table or claim, with a verdict.",
-    )
-    report.add_argument("--suite", default=None, choices=SUITE_NAMES[:-1], help="one suite (default: all)")
-    report.add_argument(
-        "--profile", default=None, choices=PROFILE_NAMES, help="default: every stored profile"
-    )
-    report.add_argument(
-        "--out", type=Path, default=Path("reports"), help="output folder (default: ./reports)"
-    )
-    _common(report)
-    export = commands.add_parser(
-        "export",
-        help="write a suite's trained models (state dicts) with a model card each",
-        description="The teachers and encoders of a suite's COMPLETED runs (and the feature-prediction "
-        "coders when kept) as torch.save state dicts, each beside a model card, with an index. Give the "
-        "options the suite ran with: they decide which runs are its own.",
-    )
-    _plan_arguments(export)
-    export.add_argument(
-        "--out", type=Path, default=None, help="output folder (default: reports/models/<suite>-<profile>)"
-    )
-    _common(export)
-    serve = commands.add_parser(
-        "serve",
-        help="serve the embedded store on 127.0.0.1 (Omniboard, incense, notebooks; other commands use it)",
-        description="Serve the embedded store of --workdir on 127.0.0.1 until Ctrl-C. Meanwhile every "
-        "mike-bench command on that workdir connects to it instead of starting its own server.",
-    )
-    serve.add_argument("--port", type=int, default=27017, help="port on 127.0.0.1 (default: 27017)")
-    _common(serve)
-    print_config = commands.add_parser(
-        "print_config",
-        help="print a profile's config as the suites will use it (with overrides applied and marked)",
-        description="The profile as YAML, after `with key=value ...` / `with my.yaml` overrides.",
-    )
-    print_config.add_argument("--profile", default="small", choices=PROFILE_NAMES)
-    print_config.add_argument("overrides", nargs="*", help="with key=value ... or with my.json/my.yaml")
-    return parser
+from benchmark.cli_args import MAX_AUTO_JOBS, MAX_SEEDS, build_parser, parse_with
 
 
 @contextlib.contextmanager
 def open_store(args, client=None):
     """The run store: --mongo-url (through `client` when already connected), else the embedded server."""
-    from benchmark.store import RunStore, connect, embedded_name, embedded_server, redact
+    from benchmark.store import RunStore, connect, embedded_name, redact
 
     if args.mongo_url:
         yield RunStore(client or connect(args.mongo_url), redact(args.mongo_url)), args.mongo_url
         return
-    from benchmark.serving import holder, holding
+    from benchmark.serving import embedded_store, holder
 
     name = embedded_name(args.workdir / "db")
     served = holder(args.workdir)
@@ -192,8 +38,7 @@ def open_store(args, client=None):
         )
         yield RunStore(connect(served["url"]), name), served["url"]
         return
-    held_by = f"pid {served['pid']} ({served['command']})" if served else None
-    with embedded_server(args.workdir / "db", held_by) as url, holding(args.workdir, url, shared=False):
+    with embedded_store(args.workdir, served, shared=False) as url:
         yield RunStore(connect(url), name), url
 
 
@@ -229,12 +74,18 @@ def default_jobs(device: str) -> int:
     return max(1, min(os.cpu_count() or 1, MAX_AUTO_JOBS))
 
 
-def check_suite_options(args) -> None:
-    """Options whose values are wrong whatever the machine: refused before the plan, the store or torch."""
+def check_seeds(args) -> None:
     from mike.profiles import ConfigError
 
     if args.seeds is not None and not 1 <= args.seeds <= MAX_SEEDS:
         raise ConfigError(f"--seeds must be between 1 and {MAX_SEEDS}, got {args.seeds}")
+
+
+def check_suite_options(args) -> None:
+    """Options whose values are wrong whatever the machine: refused before the plan, the store or torch."""
+    from mike.profiles import ConfigError
+
+    check_seeds(args)
     if args.jobs is not None and args.jobs < 1:
         raise ConfigError(f"--jobs must be at least 1, got {args.jobs}")
     if args.device is not None and not re.fullmatch(r"cpu|cuda(:\d+)?", args.device):
@@ -338,13 +189,20 @@ class _StoreOnly:
         self.store = store
 
 
-def cmd_status(args) -> int:
-    from benchmark.status import print_status
-
+def _store_to_read(args) -> bool:
+    """status and gc: a bad --workdir is refused; an empty one is said so, and no store is created."""
     if not args.mongo_url:
         check_folder(args.workdir, "--workdir")
     if nothing_stored(args):
         print(f"no runs stored yet in {args.workdir}")
+        return False
+    return True
+
+
+def cmd_status(args) -> int:
+    from benchmark.status import print_status
+
+    if not _store_to_read(args):
         return 0
     with open_store(args) as (store, _url):
         print_status(store, args.profile)
@@ -354,10 +212,7 @@ def cmd_status(args) -> int:
 def cmd_gc(args) -> int:
     from benchmark.housekeeping import collect
 
-    if not args.mongo_url:
-        check_folder(args.workdir, "--workdir")
-    if nothing_stored(args):
-        print(f"no runs stored yet in {args.workdir}")
+    if not _store_to_read(args):
         return 0
     with open_store(args) as (store, _url):
         print(f"gc {store.url}: {collect(store)}")
@@ -395,8 +250,7 @@ def cmd_report(args) -> int:
 def cmd_export(args) -> int:
     from mike.errors import UserError
 
-    if args.seeds is not None and not 1 <= args.seeds <= MAX_SEEDS:
-        raise UserError(f"--seeds must be between 1 and {MAX_SEEDS}, got {args.seeds}")
+    check_seeds(args)
     profile, plan = plan_of(args)
     out = args.out or Path("reports") / "models" / f"{args.name}-{profile.name}"
     check_folder(out, "--out")

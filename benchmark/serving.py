@@ -53,13 +53,23 @@ def holder(workdir: Path) -> dict | None:
     return record if alive is not None and alive == record.get("process") else None
 
 
+@contextlib.contextmanager
+def embedded_store(
+    workdir: Path, served: dict | None, shared: bool, port: int | None = None
+) -> Iterator[str]:
+    """Start the workdir's embedded server and record this process as its holder; yield its URL. A store
+    held elsewhere is refused naming the holder (served: holder(workdir), looked up by the caller)."""
+    held_by = f"pid {served['pid']} ({served['command']})" if served else None
+    with embedded_server(workdir / "db", held_by, port=port) as url, holding(workdir, url, shared=shared):
+        yield url
+
+
 def serve(workdir: Path, port: int) -> int:
     """`mike-bench serve`: the embedded store on 127.0.0.1:port until Ctrl-C (or SIGTERM), shared."""
     served = holder(workdir)
     if served and served.get("shared"):
         raise UserError(f"{workdir} is already served at {served['url']} by pid {served['pid']}")
-    held_by = f"pid {served['pid']} ({served['command']})" if served else None
-    with embedded_server(workdir / "db", held_by, port=port) as url, holding(workdir, url, shared=True):
+    with embedded_store(workdir, served, shared=True, port=port) as url:
         print(
             f"serving {embedded_name(workdir / 'db')} at {url} (database {DB_NAME}) until Ctrl-C\n"
             f"  every mike-bench command with --workdir {workdir} uses it meanwhile\n"

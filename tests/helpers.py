@@ -28,6 +28,16 @@ def timeout_for(seconds: float) -> float:
     return seconds * slowness()
 
 
+def wait_for(condition, timeout: float, what: str) -> None:
+    """Poll condition() every 0.5 s until it holds, within timeout_for(timeout)."""
+    deadline = time.time() + timeout_for(timeout)
+    while time.time() < deadline:
+        if condition():
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
 def mike_bench(*args, cwd, env=None, timeout=900):
     return subprocess.run(
         [sys.executable, "-m", "benchmark.cli", *args],

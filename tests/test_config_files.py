@@ -5,7 +5,7 @@ import json
 import pytest
 import yaml
 
-from benchmark.cli import parse_with
+from benchmark.cli_args import parse_with
 from mike.profiles import ConfigError, get_profile
 from tests.helpers import mike_bench
 

@@ -5,7 +5,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 
 import gridfs
 import pymongo
@@ -13,7 +12,7 @@ import pytest
 from secantus import SecantusDBServer
 
 from benchmark.store import DB_NAME
-from tests.helpers import mike_bench
+from tests.helpers import mike_bench, wait_for
 
 LONG_TRANSFER = ("with", "transfer.steps=300", "transfer.checkpoint_every=10")  # ~30 s per transfer
 
@@ -22,15 +21,6 @@ LONG_TRANSFER = ("with", "transfer.steps=300", "transfer.checkpoint_every=10")  
 def mongo(tmp_path):
     with SecantusDBServer(storage_path=str(tmp_path / "db"), host="127.0.0.1", port=0) as server:
         yield server.uri
-
-
-def _wait_for(condition, timeout: float, what: str) -> None:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if condition():
-            return
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.mark.parametrize("jobs", ["1", "2"])
@@ -65,7 +55,7 @@ def test_sigterm_stores_the_run_interrupted_and_the_next_command_resumes_it(tmp_
         return bool(interrupted)
 
     try:
-        _wait_for(checkpointed, 300, "a checkpoint of a transfer run")
+        wait_for(checkpointed, 300, "a checkpoint of a transfer run")
         proc.send_signal(signal.SIGTERM)  # to the command only, as `kill` or `docker stop` sends it
         _, err = proc.communicate(timeout=60)
     finally:

@@ -37,7 +37,7 @@ def test_unknown_profile():
 
 
 def test_the_cli_offers_every_profile():
-    from benchmark.cli import PROFILE_NAMES
+    from benchmark.cli_args import PROFILE_NAMES
 
     assert set(PROFILE_NAMES) == set(PROFILES)
 

@@ -12,7 +12,7 @@ import pytest
 from secantus import SecantusDBServer
 
 from benchmark.store import DB_NAME
-from tests.helpers import mike_bench
+from tests.helpers import mike_bench, wait_for
 
 SINGLE_RUNS = 22 + 11 + 11 + 11 + 22 * 11  # datasets, teachers, MIKE, baselines, downstream
 
@@ -64,15 +64,6 @@ def test_a_pool_runs_a_plan_with_a_single_run_left(smoke_store):
 def mongo(tmp_path):
     with SecantusDBServer(storage_path=str(tmp_path / "db"), host="127.0.0.1", port=0) as server:
         yield server.uri
-
-
-def wait_for(condition, timeout, what):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if condition():
-            return
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_sigkill_mid_training_then_resume_without_duplicates(tmp_path, mongo):

@@ -156,6 +156,7 @@ def cmd_suite(args) -> int:
     cores = os.cpu_count() or 1
     threads = max(1, cores // jobs) if device == "cpu" else None
     with open_store(args, client) as (store, url):
+        store.ensure_indexes()
         # runs_at_once: how many runs shared the machine while a run's timings were taken
         extra = {"suite": args.name, "profile": profile.name, "store": store.url, "runs_at_once": jobs}
         setup = WorkerSetup(url, args.workdir / "cache", device, threads, extra)

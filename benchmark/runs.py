@@ -27,8 +27,7 @@ import torch
 
 # Sacred 0.8.7 imports pkg_resources (hence setuptools<82); its deprecation notice is noise here.
 warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
-from sacred import SETTINGS, Experiment  # noqa: E402
-from sacred.observers import MongoObserver  # noqa: E402
+from sacred import SETTINGS  # noqa: E402
 
 from benchmark.housekeeping import (  # noqa: E402
     CHECKPOINT,
@@ -36,6 +35,7 @@ from benchmark.housekeeping import (  # noqa: E402
     mark_dead,
     prune_checkpoints,
 )
+from benchmark.observer import CountedObserver, new_experiment  # noqa: E402
 from benchmark.run_log import RunLog, echo_stream  # noqa: E402
 from benchmark.store import DB_NAME, RunStore, process_identity  # noqa: E402
 from mike.errors import UserError  # noqa: E402
@@ -78,22 +78,6 @@ def package_versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             versions[name] = "absent"
     return versions
-
-
-class _LargeChunks:
-    """GridFS that writes artifacts in 4 MB chunks instead of 255 kB: a model or checkpoint goes in one or
-    a few inserts, not dozens. Readers take the chunk size from each file's own record."""
-
-    CHUNK_BYTES = 4 * 1024 * 1024
-
-    def __init__(self, fs):
-        self._fs = fs
-
-    def put(self, data, **kwargs):
-        return self._fs.put(data, chunkSize=self.CHUNK_BYTES, **kwargs)
-
-    def __getattr__(self, name):
-        return getattr(self._fs, name)
 
 
 @dataclass
@@ -200,7 +184,7 @@ def execute(
     mark_dead(store, [r for r in previous if r.get("status") == "RUNNING"])  # all of them are dead now
     timing = timing if timing is not None else RunTiming()
     # Named "stage: label" so that a list of runs (Omniboard's Experiment Name) says which run is which.
-    ex = Experiment(f"{spec.stage}: {spec.label}", save_git_info=False)
+    ex = new_experiment(f"{spec.stage}: {spec.label}")
     # No source files in GridFS: Sacred finds stored sources by an md5 that pymongo 4 no longer records,
     # so it would upload runs.py once per run. Provenance is the commit, given as Sacred's repository entry.
     ex.sources.clear()
@@ -208,9 +192,7 @@ def execute(
     run_log = RunLog(spec.stage, spec.label, spec.config, echo_stream())
     ex.captured_out_filter = run_log.captured
     ex.logger = SACRED_LOGGER
-    observer = MongoObserver(client=store.client, db_name=DB_NAME)  # one connection for every run
-    observer.fs = _LargeChunks(observer.fs)
-    ex.observers.append(observer)
+    ex.observers.append(CountedObserver(client=store.client, db_name=DB_NAME))  # one connection for all runs
     ex.add_config(spec.config)
 
     @ex.main

@@ -41,13 +41,16 @@ class Workspace:
     cocos: dict = field(default_factory=dict)
     models: dict = field(default_factory=dict)
     embeddings: dict = field(default_factory=dict)
+    synthetic_roots: dict = field(default_factory=dict)
 
     def coco_root(self, data: dict) -> Path:
         if data["coco_root"] is not None:
             return Path(data["coco_root"])
-        return generate_synthetic_coco(
-            SyntheticCocoConfig(**lists_to_tuples(data["synthetic"])), self.cache_dir
-        )
+        key = str(sorted(data["synthetic"].items()))  # found (and its files verified) once per process
+        if key not in self.synthetic_roots:
+            config = SyntheticCocoConfig(**lists_to_tuples(data["synthetic"]))
+            self.synthetic_roots[key] = generate_synthetic_coco(config, self.cache_dir)
+        return self.synthetic_roots[key]
 
     def dataset(self, data: dict, task: str, split: str) -> TriClassData:
         root = self.coco_root(data)

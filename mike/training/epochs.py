@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from mike.training.loop import Checkpointer
+from mike.training.loop import Checkpointer, adam
 from mike.training.specs import EpochSpec
 
 BatchLoss = Callable[[torch.Tensor], torch.Tensor]  # sample indices -> mean loss of that batch
@@ -67,7 +67,7 @@ def fit_epochs(
 ) -> EpochHistory:
     """Train until spec.max_epochs or early stop; the model ends with its best-validation weights."""
     train_idx, val_idx = split_indices(n, spec.validation_fraction)
-    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=spec.lr)
+    optimizer = adam([p for p in model.parameters() if p.requires_grad], spec.lr)
     history, best_state, start = EpochHistory(), copy.deepcopy(model.state_dict()), 0
     state = checkpointer.load() if checkpointer else None
     if state is not None:

@@ -39,10 +39,17 @@ def batch_for_step(n: int, batch_size: int, step: int, seed: int) -> torch.Tenso
     return order[k * batch_size : (k + 1) * batch_size]
 
 
+def adam(params, lr: float) -> torch.optim.Adam:
+    """Adam through torch's fused kernel: one pass over each parameter instead of about ten, the same update
+    up to float rounding. On this CPU it is 6× faster for 60 small tensors and 7× for a feature coder's
+    19 M parameters (bench/speed.py, section optimizer), where the unfused step outweighed the batch."""
+    return torch.optim.Adam(params, lr=lr, fused=True)
+
+
 def make_optimizer(
     params, spec: TrainSpec
 ) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler]:
-    optimizer = torch.optim.Adam(params, lr=spec.lr)
+    optimizer = adam(params, spec.lr)
     total = max(spec.steps, 1)
     if spec.cosine:
         decay = lambda step: 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(step / total, 1.0)))  # noqa: E731

@@ -78,7 +78,7 @@ class _CallerOnly:
 
     @staticmethod
     def stack():
-        # stack → Experiment.__init__ → new_experiment → its caller, whose file Sacred records as the main file
+        # stack → Experiment.__init__ → new_experiment → its caller, the file Sacred records as main file
         return [None, (sys._getframe(3),)]
 
 

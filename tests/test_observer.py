@@ -42,7 +42,7 @@ def test_runs_stored_by_plain_sacred_are_never_overwritten(db):
     for i in range(4):
         ex = Experiment(f"plain {i}", save_git_info=False)
         ex.observers.append(MongoObserver(client=client, db_name=DB_NAME))
-        ex.main(lambda: i)
+        ex.main(lambda: 0)
         ex.run()
     assert _run(client, "counted") == 5
     assert _run(client, "counted again") == 6

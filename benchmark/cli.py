@@ -34,7 +34,8 @@ def open_store(args, client=None):
     served = holder(args.workdir)
     if served and served.get("shared"):  # `mike-bench serve` runs on this workdir: use its server
         print(
-            f"mike-bench: using the store served by pid {served['pid']} at {served['url']}", file=sys.stderr
+            f"mike-bench: using the store served by pid {served['pid']} at {redact(served['url'])}",
+            file=sys.stderr,
         )
         yield RunStore(connect(served["url"]), name), served["url"]
         return
@@ -147,6 +148,10 @@ def cmd_suite(args) -> int:
 
     # an unreachable --mongo-url answers now, in seconds, before torch loads
     client = connect(args.mongo_url) if args.mongo_url else None
+    if args.executor != "local":  # the runs go to workers or Slurm jobs (benchmark.cli_cluster)
+        from benchmark.cli_cluster import enqueue_suite, submit_suite
+
+        return (enqueue_suite if args.executor == "queue" else submit_suite)(args, plan, profile, client)
     from benchmark.executor import run_plan
     from benchmark.workers import WorkerSetup, set_threads
 
@@ -181,6 +186,12 @@ def cmd_suite(args) -> int:
     if summary.records:
         print(f"bookkeeping (Sacred, MongoDB, artifacts): {summary.bookkeeping_per_run():.3f}s per run")
     return 0
+
+
+def cmd_worker(args) -> int:
+    from benchmark.cli_cluster import run_worker
+
+    return run_worker(args)
 
 
 class _StoreOnly:
@@ -279,7 +290,7 @@ def cmd_serve(args) -> int:
         )
 
     check_folder(args.workdir, "--workdir")
-    return serve(args.workdir, args.port)
+    return serve(args.workdir, args.port, args.listen)
 
 
 def cmd_print_config(args) -> int:
@@ -293,6 +304,7 @@ def cmd_print_config(args) -> int:
 
 COMMANDS = {
     "suite": cmd_suite,
+    "worker": cmd_worker,
     "status": cmd_status,
     "gc": cmd_gc,
     "report": cmd_report,

@@ -44,6 +44,9 @@ def _version() -> str:
         return "unknown"
 
 
+EXECUTORS = ("local", "queue", "slurm")
+
+
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--mongo-url",
@@ -89,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mike-bench", description=DESCRIPTION)
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(
-        dest="command", required=True, metavar="{suite,status,gc,report,export,serve,print_config}"
+        dest="command", required=True, metavar="{suite,worker,status,gc,report,export,serve,print_config}"
     )
     suite = commands.add_parser(
         "suite",
@@ -105,7 +108,37 @@ def build_parser() -> argparse.ArgumentParser:
         help="runs at once, each in its own process (default: one per CPU core, up to "
         f"{MAX_AUTO_JOBS}; one per GPU)",
     )
+    suite.add_argument(
+        "--executor",
+        default="local",
+        choices=EXECUTORS,
+        help="local: run here (default); queue: only queue the runs in the store, for `mike-bench worker` "
+        "processes on any machines that reach it; slurm: one Slurm job per group of runs (submitit), "
+        "with the dependencies as afterok",
+    )
+    slurm = suite.add_argument_group("--executor slurm")
+    slurm.add_argument("--slurm-partition", default=None, help="partition (default: the cluster's)")
+    slurm.add_argument("--slurm-cpus-per-job", type=int, default=1, help="CPUs per job (default: 1)")
+    slurm.add_argument("--slurm-gpus-per-job", type=int, default=0, help="GPUs per job (default: 0)")
+    slurm.add_argument("--slurm-time-min", type=int, default=24 * 60, help="time limit per job, minutes")
+    slurm.add_argument("--slurm-mem-gb", type=float, default=None, help="memory per job (default: Slurm's)")
+    slurm.add_argument(
+        "--detach", action="store_true", help="submit and leave; run the same command again to watch"
+    )
     _common(suite)
+    worker = commands.add_parser(
+        "worker",
+        help="run queued runs from the store (queued by `suite --executor queue`) until none is left",
+        description="Claim the next queued group of runs whose dependencies have COMPLETED, run it, repeat. "
+        "Any number of workers on any machines share one store; no run is claimed twice.",
+    )
+    worker.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: cuda when available)")
+    worker.add_argument("--threads", type=int, default=None, help="torch threads (default: every CPU core)")
+    worker.add_argument(
+        "--wait", action="store_true", help="keep polling for new runs when the queue is empty"
+    )
+    worker.add_argument("--name", default=None, help="this worker's name in runs (default: host:pid)")
+    _common(worker)
     status = commands.add_parser("status", help="what is stored: suites, runs by status, what is left to do")
     status.add_argument(
         "--profile",
@@ -153,7 +186,13 @@ def build_parser() -> argparse.ArgumentParser:
         description="Serve the embedded store of --workdir on 127.0.0.1 until Ctrl-C. Meanwhile every "
         "mike-bench command on that workdir connects to it instead of starting its own server.",
     )
-    serve.add_argument("--port", type=int, default=27017, help="port on 127.0.0.1 (default: 27017)")
+    serve.add_argument("--port", type=int, default=27017, help="port (default: 27017)")
+    serve.add_argument(
+        "--listen",
+        default="127.0.0.1",
+        help="address to listen on (default: 127.0.0.1, this machine only); any other, e.g. 0.0.0.0 for "
+        "workers elsewhere, requires MONGO_USER and MONGO_PASSWORD (the login the server then demands)",
+    )
     _common(serve)
     print_config = commands.add_parser(
         "print_config",

@@ -22,7 +22,7 @@ import sacred.experiment  # noqa: E402
 from sacred import Experiment  # noqa: E402
 from sacred.observers import MongoObserver  # noqa: E402
 
-COUNTERS = "mike_bench_counters"  # {_id: "runs", next: the last _id handed out}
+from benchmark.store import COUNTERS  # noqa: E402
 
 
 class _LargeChunks:

@@ -61,3 +61,25 @@ def next_ready(pending: list[Group], done: set[str]) -> Group | None:
         if g.needs <= done:
             return pending.pop(i)
     return None
+
+
+def in_dependency_order(groups: list[Group]) -> list[Group]:
+    """The groups reordered so that each comes after every group holding a run it needs (plan order
+    otherwise): a downstream group is planned before some of the teachers it needs, which a pool waits
+    for but a batch system that is handed each job's dependencies at submission cannot."""
+    holder = {h: i for i, g in enumerate(groups) for h in g.hashes}
+    ordered, placed = [], set()
+
+    def place(i: int, path: tuple[int, ...] = ()) -> None:
+        if i in placed:
+            return
+        if i in path:
+            raise RuntimeError("the plan's groups depend on each other in a cycle")
+        for need in sorted({holder[h] for h in groups[i].needs if h in holder}):
+            place(need, (*path, i))
+        placed.add(i)
+        ordered.append(groups[i])
+
+    for i in range(len(groups)):
+        place(i)
+    return ordered

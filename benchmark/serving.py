@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from benchmark.store import DB_NAME, embedded_name, embedded_server, process_identity
+from benchmark.store import DB_NAME, embedded_name, embedded_server, process_identity, redact
 from mike.errors import UserError
 
 SERVER_FILE = "server.json"
@@ -31,6 +31,8 @@ def holding(workdir: Path, url: str, shared: bool) -> Iterator[None]:
         "shared": shared,
     }
     scratch = path.with_suffix(".tmp")
+    scratch.touch(mode=0o600)  # the URL carries the login when `serve --listen` set one
+    scratch.chmod(0o600)
     scratch.write_text(json.dumps(record))
     scratch.replace(path)  # atomically: a reader sees the old record or the new one
     try:
@@ -55,21 +57,49 @@ def holder(workdir: Path) -> dict | None:
 
 @contextlib.contextmanager
 def embedded_store(
-    workdir: Path, served: dict | None, shared: bool, port: int | None = None
+    workdir: Path,
+    served: dict | None,
+    shared: bool,
+    port: int | None = None,
+    listen: str = "127.0.0.1",
+    login: tuple[str, str] | None = None,
 ) -> Iterator[str]:
     """Start the workdir's embedded server and record this process as its holder; yield its URL. A store
     held elsewhere is refused naming the holder (served: holder(workdir), looked up by the caller)."""
     held_by = f"pid {served['pid']} ({served['command']})" if served else None
-    with embedded_server(workdir / "db", held_by, port=port) as url, holding(workdir, url, shared=shared):
+    with (
+        embedded_server(workdir / "db", held_by, port=port, listen=listen, login=login) as url,
+        holding(workdir, url, shared=shared),
+    ):
         yield url
 
 
-def serve(workdir: Path, port: int) -> int:
-    """`mike-bench serve`: the embedded store on 127.0.0.1:port until Ctrl-C (or SIGTERM), shared."""
+def serve(workdir: Path, port: int, listen: str = "127.0.0.1") -> int:
+    """`mike-bench serve`: the embedded store on 127.0.0.1:port until Ctrl-C (or SIGTERM), shared. With
+    listen (another address, asked for explicitly): to other machines too, with a login required."""
     served = holder(workdir)
     if served and served.get("shared"):
-        raise UserError(f"{workdir} is already served at {served['url']} by pid {served['pid']}")
-    with embedded_store(workdir, served, shared=True, port=port) as url:
+        raise UserError(f"{workdir} is already served at {redact(served['url'])} by pid {served['pid']}")
+    login = None
+    if listen != "127.0.0.1":
+        user, password = os.environ.get("MONGO_USER"), os.environ.get("MONGO_PASSWORD")
+        if not user or not password:
+            raise UserError(
+                f"serve --listen {listen} needs MONGO_USER and MONGO_PASSWORD: every machine that reaches "
+                f"{listen} could otherwise read and delete the runs"
+            )
+        login = (user, password)
+    with embedded_store(workdir, served, shared=True, port=port, listen=listen, login=login) as url:
+        if login:
+            print(
+                f"mike-bench: WARNING: serving on {listen}:{port} to every machine that reaches it; login "
+                f"required (user {login[0]}), no TLS: keep it inside a trusted network\n"
+                f"  workers elsewhere: mike-bench worker --mongo-url "
+                f"'mongodb://<this host>:{port}/?authSource=admin' with MONGO_USER and MONGO_PASSWORD set",
+                file=sys.stderr,
+                flush=True,
+            )
+        url = redact(url)
         print(
             f"serving {embedded_name(workdir / 'db')} at {url} (database {DB_NAME}) until Ctrl-C\n"
             f"  every mike-bench command with --workdir {workdir} uses it meanwhile\n"

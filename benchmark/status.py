@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from benchmark.housekeeping import leftovers
+from benchmark.run_queue import CLAIMED, QUEUE
+from benchmark.run_queue import counts as queue_counts
 from benchmark.store import RunStore
 from mike.profiles import get_profile
 from suites.registry import SUITE_NAMES, SuitePaths, build_plan
@@ -48,6 +50,14 @@ def print_status(store: RunStore, profile_name: str | None) -> None:
     for run in running:
         state = "dead: its process is gone; it will be redone" if store.is_stale(run) else "live"
         print(f"RUNNING {run['_id']} {run.get('info', {}).get('label', '')}: {state}")
+    queued = queue_counts(store)
+    if queued:
+        holders = sorted({e["claimed_by"]["name"] for e in store.db[QUEUE].find({"state": CLAIMED})})
+        print(
+            "queue (groups of runs for `mike-bench worker`): "
+            + ", ".join(f"{n} {state}" for state, n in sorted(queued.items()))
+            + (f"; claimed by {', '.join(holders)}" if holders else "")
+        )
     left = leftovers(store)
     if left:
         print(f"stale: {left.summary()}; `mike-bench gc` reclaims them")

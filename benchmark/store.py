@@ -23,6 +23,7 @@ from pymongo.errors import PyMongoError
 from mike.errors import UserError
 
 DB_NAME = "mike_bench"
+COUNTERS = "mike_bench_counters"  # {_id: name, next: the last number handed out}; "runs": Sacred run ids
 LATE_BEAT = dt.timedelta(minutes=10)  # a run without a process record: a live pid beats this, no longer
 STALE_AFTER = dt.timedelta(seconds=60)  # Sacred beats every 10 s; a RUNNING run this quiet is dead
 PING_TIMEOUT_S = 3.0  # the first answer; an unreachable URL is an error within seconds, not a hang
@@ -123,12 +124,39 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _set_login(data_dir: Path, user: str, password: str) -> None:
+    """Create (or reset) the store's one login, a root user, on a private 127.0.0.1 start of the server:
+    SecantusDB creates users on a server without authentication, then is restarted with it."""
+    from secantus import SecantusDBServer
+
+    server = SecantusDBServer(
+        storage_path=str(data_dir), host="127.0.0.1", port=_free_port(), enable_test_commands=False
+    )
+    server.start()
+    try:
+        admin = pymongo.MongoClient(server.uri, serverSelectionTimeoutMS=5000).admin
+        exists = admin.command("usersInfo", user).get("users")
+        admin.command("updateUser" if exists else "createUser", user, pwd=password, roles=["root"])
+    finally:
+        server.stop()
+
+
 @contextlib.contextmanager
-def embedded_server(data_dir: Path, held_by: str | None = None, port: int | None = None) -> Iterator[str]:
+def embedded_server(
+    data_dir: Path,
+    held_by: str | None = None,
+    port: int | None = None,
+    listen: str = "127.0.0.1",
+    login: tuple[str, str] | None = None,
+) -> Iterator[str]:
     """Start SecantusDB on 127.0.0.1 (port, else a free one) with its data in data_dir; yield its URL; stop
-    on exit. held_by: the process known to hold the store, named when it is busy."""
+    on exit. held_by: the process known to hold the store, named when it is busy. listen: another address
+    (only `serve --listen`), which needs a login (user, password): the server then requires it, and the
+    URL yielded carries it (for this machine's commands, through the holder record)."""
     from secantus import SecantusDBServer  # imported only when the embedded server is used
 
+    if listen != "127.0.0.1" and login is None:
+        raise StoreError(f"listening on {listen} needs a login: set MONGO_USER and MONGO_PASSWORD")
     _check_store_folder(data_dir)
     try:
         data_dir.mkdir(parents=True, exist_ok=True)
@@ -136,11 +164,14 @@ def embedded_server(data_dir: Path, held_by: str | None = None, port: int | None
         raise StoreError(f"cannot create the embedded database folder {data_dir}: {exc.strerror}") from None
     try:
         with _quiet_stderr():  # WiredTiger writes its own lines to fd 2 when the store is locked
+            if login:
+                _set_login(data_dir, *login)
             server = SecantusDBServer(
                 storage_path=str(data_dir),
-                host="127.0.0.1",
+                host=listen,
                 port=port or _free_port(),
                 enable_test_commands=False,  # configureFailPoint & co. are for SecantusDB's own tests
+                require_auth=login is not None,
             )
             server.start()
     except Exception as exc:
@@ -151,10 +182,14 @@ def embedded_server(data_dir: Path, held_by: str | None = None, port: int | None
                 f"it, or serve it to every command at once with `mike-bench serve --workdir {workdir}`"
             ) from None
         if port and ("address" in str(exc).lower() or "in use" in str(exc).lower()):
-            raise StoreError(f"port {port} on 127.0.0.1 is taken; choose another with --port") from None
+            raise StoreError(f"port {port} on {listen} is taken; choose another with --port") from None
         raise StoreError(f"embedded MongoDB server could not start on {data_dir}: {exc}") from None
     try:
-        yield server.uri
+        if login:
+            user, password = (quote(part, safe="") for part in login)
+            yield f"mongodb://{user}:{password}@127.0.0.1:{server.port}/?authSource=admin"
+        else:
+            yield server.uri
     finally:
         server.stop()
 
@@ -179,6 +214,13 @@ class RunStore:
         name). Without them each lookup scans the collection: ~30 ms at 300 runs, growing with the store."""
         self.db.runs.create_index("meta.config_hash")
         self.db.metrics.create_index([("run_id", 1), ("name", 1)])
+
+    def next_number(self, name: str) -> int:
+        """1, 2, 3, ... per name, atomically across processes and machines (the store's counters)."""
+        counter = self.db[COUNTERS].find_one_and_update(
+            {"_id": name}, {"$inc": {"next": 1}}, upsert=True, return_document=pymongo.ReturnDocument.AFTER
+        )
+        return counter["next"]
 
     def completed(self, config_hash: str) -> dict | None:
         return self.db.runs.find_one(

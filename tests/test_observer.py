@@ -6,8 +6,8 @@ import inspect
 import pytest
 from sacred.utils import ObserverError
 
-from benchmark.observer import COUNTERS, CountedObserver, new_experiment
-from benchmark.store import DB_NAME, RunStore, connect, embedded_server
+from benchmark.observer import CountedObserver, new_experiment
+from benchmark.store import COUNTERS, DB_NAME, RunStore, connect, embedded_server
 
 
 @pytest.fixture

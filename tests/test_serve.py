@@ -67,3 +67,45 @@ def test_serve_on_a_taken_port_is_a_one_line_error(tmp_path):
 def test_serve_refuses_a_mongo_url(tmp_path):
     result = mike_bench("serve", "--mongo-url", "mongodb://127.0.0.1:1/", cwd=tmp_path)
     assert result.returncode == 2 and "serve serves the embedded store of --workdir" in result.stderr
+
+
+def test_serve_listens_elsewhere_only_with_a_login(tmp_path):
+    refused = mike_bench("serve", "--workdir", str(tmp_path / "w"), "--listen", "0.0.0.0", cwd=tmp_path)
+    assert refused.returncode == 2
+    assert "serve --listen 0.0.0.0 needs MONGO_USER and MONGO_PASSWORD" in refused.stderr
+    port, work = _free_port(), tmp_path / "work"
+    login = {"MONGO_USER": "mike", "MONGO_PASSWORD": "p@ss/w:rd"}
+    serve = subprocess.Popen(
+        [sys.executable, "-m", "benchmark.cli", "serve", "--workdir", str(work), "--port", str(port)]
+        + ["--listen", "0.0.0.0"],
+        cwd=tmp_path,
+        env={**__import__("os").environ, **login},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        first = serve.stdout.readline()
+        assert "serving embedded:" in first and "p@ss" not in first and "***@127.0.0.1" in first
+        anonymous = pymongo.MongoClient(f"mongodb://127.0.0.1:{port}/", serverSelectionTimeoutMS=3000)
+        try:
+            anonymous[DB_NAME].runs.find_one()
+            raise AssertionError("an anonymous client read the served store")
+        except pymongo.errors.OperationFailure as exc:
+            assert "authentication" in str(exc)
+        logged_in = pymongo.MongoClient(
+            f"mongodb://mike:p%40ss%2Fw%3Ard@127.0.0.1:{port}/?authSource=admin",
+            serverSelectionTimeoutMS=3000,
+        )
+        logged_in[DB_NAME].probe.insert_one({"x": 1})
+        # this machine's commands find the login in the holder record (readable by its owner only)
+        assert (work / "server.json").stat().st_mode & 0o077 == 0
+        status = mike_bench("status", "--workdir", str(work), cwd=tmp_path)
+        assert status.returncode == 0, status.stderr
+        assert (
+            "using the store served by pid" in status.stderr and "p@ss" not in status.stderr + status.stdout
+        )
+    finally:
+        serve.send_signal(signal.SIGTERM)
+        serve.wait(timeout=timeout_for(60))
+    assert "WARNING: serving on 0.0.0.0" in serve.stderr.read()

@@ -12,6 +12,8 @@ Sections (each prints a table, with "before → after" and the ratio where a com
 - teachers: MIKE transfer step time with 1, 11 and 100 teachers (routed loop and stacked ensemble), at
   1 and 2 torch threads, peak memory, and the largest N that fits in this machine's memory.
 - downstream: 11 decoders of one encoder, trained one after another vs stacked with torch.func (vmap).
+- grouped: the same layer of 11 models run one after another vs as one grouped convolution (how stacked
+  models execute); below 1× means stacking loses on this CPU.
 - suite-smoke / suite-small: wall time of `suite all --profile smoke` / `suite single --profile small`.
 
 "Before" runs the same measurement on a git worktree of --before (default: the last commit before the
@@ -32,7 +34,16 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BEFORE = "5b1925c"  # the last commit before the speed work (issue 11)
-SECTIONS = ("first-line", "bookkeeping", "optimizer", "teachers", "downstream", "suite-smoke", "suite-small")
+SECTIONS = (
+    "first-line",
+    "bookkeeping",
+    "optimizer",
+    "teachers",
+    "downstream",
+    "grouped",
+    "suite-smoke",
+    "suite-small",
+)
 
 
 def worktree(ref: str) -> Path:
@@ -141,6 +152,13 @@ def main() -> None:
         row("one after another (the suite's way)", None, result["loop"])
         row("stacked, torch.func vmap", None, result["vmap"])
         print(f"  stacked / one after another: {result['vmap'] / result['loop']:.2f}")
+    if "grouped" in args.only:
+        result = child(new, "grouped", threads=1)
+        print(
+            "11 models' convolution, forward + backward (s), 1 thread: one after another → one grouped conv"
+        )
+        for shape, r in result.items():
+            row(shape, r["separate"], r["grouped"])
     if "suite-smoke" in args.only:
         print("`suite all --profile smoke`, wall clock (s), fresh store")
         smoke = ["all", "--profile", "smoke"]

@@ -167,4 +167,39 @@ def optimizer(steps: int = 20) -> dict:
     return out
 
 
-PROBES = {"bookkeeping": bookkeeping, "transfer": transfer, "downstream": downstream, "optimizer": optimizer}
+def grouped(models: int = 11, steps: int = 10) -> dict:
+    """Forward and backward of a decoder's convolutions at `small` widths, batch 32: `models` separate
+    layers one after another against one grouped convolution holding them all (how stacked or vmapped
+    models run): seconds for all of them, per layer shape."""
+    out = {}
+    for cin, cout, k, hw, depthwise in ((8, 3, 3, 64, False), (16, 16, 3, 32, True), (16, 8, 1, 32, False)):
+        g = cin if depthwise else 1
+        fmt = torch.channels_last
+
+        def timed(conv, x):
+            for _ in range(3):
+                conv(x).sum().backward()
+            started = time.perf_counter()
+            for _ in range(steps):
+                conv(x).sum().backward()
+            return (time.perf_counter() - started) / steps
+
+        one = torch.nn.Conv2d(cin, cout, k, padding=k // 2, groups=g).to(memory_format=fmt)
+        x = torch.randn(32, cin, hw, hw).contiguous(memory_format=fmt).requires_grad_()
+        many = torch.nn.Conv2d(cin * models, cout * models, k, padding=k // 2, groups=g * models)
+        many = many.to(memory_format=fmt)
+        xs = torch.randn(32, cin * models, hw, hw).contiguous(memory_format=fmt).requires_grad_()
+        out[f"{cin}->{cout} {k}x{k} at {hw}px" + (" depthwise" if depthwise else "")] = {
+            "separate": models * timed(one, x),
+            "grouped": timed(many, xs),
+        }
+    return out
+
+
+PROBES = {
+    "bookkeeping": bookkeeping,
+    "transfer": transfer,
+    "downstream": downstream,
+    "optimizer": optimizer,
+    "grouped": grouped,
+}

@@ -170,6 +170,7 @@ def test_two_workers_split_a_suite_with_no_run_done_twice(tmp_path):
     hashes = Counter(r["meta"]["config_hash"] for r in runs)
     assert len(hashes) == 22 + 11 + 2 + 22 and set(hashes.values()) == {1}  # every run, once
     by_worker = Counter(r["info"]["worker"] for r in runs)
+    print(f"runs per worker: {dict(sorted(by_worker.items()))}")
     assert set(by_worker) == {"w0", "w1"}, by_worker
     for i, (stdout, _) in enumerate(outs):
         assert f"worker w{i}: " in stdout and "0 failed" in stdout

@@ -89,9 +89,15 @@ def check_suite_options(args) -> None:
     check_seeds(args)
     if args.jobs is not None and args.jobs < 1:
         raise ConfigError(f"--jobs must be at least 1, got {args.jobs}")
-    if args.device is not None and not re.fullmatch(r"cpu|cuda(:\d+)?", args.device):
-        raise ConfigError(f"--device {args.device!r}: use cpu, cuda or cuda:N")
+    check_device_name(args.device)
     check_folder(args.workdir, "--workdir")
+
+
+def check_device_name(device: str | None) -> None:
+    from mike.profiles import ConfigError
+
+    if device is not None and not re.fullmatch(r"cpu|cuda(:\d+)?", device):
+        raise ConfigError(f"--device {device!r}: use cpu, cuda or cuda:N")
 
 
 def resolve_device(requested: str | None) -> str:

@@ -3,10 +3,9 @@ slurm` (a Slurm job per group, through submitit) and `worker` (claims queued run
 
 from __future__ import annotations
 
-import re
 import sys
 
-from benchmark.cli import check_folder, open_store, resolve_device
+from benchmark.cli import check_device_name, check_folder, open_store, resolve_device
 
 
 def enqueue_suite(args, plan, profile, client) -> int:
@@ -68,8 +67,7 @@ def run_worker(args) -> int:
 
     if args.threads is not None and args.threads < 1:
         raise UserError(f"--threads must be at least 1, got {args.threads}")
-    if args.device is not None and not re.fullmatch(r"cpu|cuda(:\d+)?", args.device):
-        raise UserError(f"--device {args.device!r}: use cpu, cuda or cuda:N")
+    check_device_name(args.device)
     check_folder(args.workdir, "--workdir")
     from benchmark.store import connect
 

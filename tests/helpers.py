@@ -49,6 +49,30 @@ def mike_bench(*args, cwd, env=None, timeout=900):
     )
 
 
+def local_results(workdir, *args, cwd) -> dict:
+    """Run `mike-bench suite *args` in one local process in workdir; its results by config hash."""
+    from benchmark.store import DB_NAME, connect, embedded_server
+
+    out = mike_bench("suite", *args, "--jobs", "1", "--workdir", str(workdir), cwd=cwd)
+    assert out.returncode == 0, out.stderr[-2000:]
+    with embedded_server(workdir / "db") as url:
+        runs = connect(url)[DB_NAME].runs.find({"status": "COMPLETED"}, {"meta": 1, "result": 1})
+        return {r["meta"]["config_hash"]: r["result"] for r in runs}
+
+
+def assert_same_results(runs, expected: dict) -> None:
+    """Each run's result equals the expected one of its config hash, floats up to rounding (the synthetic
+    COCO's folder is each store's own)."""
+    import pytest
+
+    for run in runs:
+        for name, value in expected[run["meta"]["config_hash"]].items():
+            if isinstance(value, float):
+                assert run["result"][name] == pytest.approx(value, rel=1e-4, abs=1e-5), name
+            elif name != "coco_root":
+                assert run["result"][name] == value
+
+
 def fake_svhn(root, n=6):
     import scipy.io
 

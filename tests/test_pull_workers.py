@@ -24,7 +24,7 @@ from benchmark.run_queue import (
 from benchmark.store import DB_NAME, RunStore, connect, embedded_server
 from mike.profiles import get_profile
 from suites.registry import SuitePaths, build_plan
-from tests.helpers import mike_bench, timeout_for
+from tests.helpers import assert_same_results, local_results, mike_bench, timeout_for
 
 
 @pytest.fixture
@@ -174,15 +174,4 @@ def test_two_workers_split_a_suite_with_no_run_done_twice(tmp_path):
     assert set(by_worker) == {"w0", "w1"}, by_worker
     for i, (stdout, _) in enumerate(outs):
         assert f"worker w{i}: " in stdout and "0 failed" in stdout
-    local = mike_bench(
-        "suite", "three", "--profile", "smoke", "--jobs", "1", "--workdir", "local", cwd=tmp_path
-    )
-    assert local.returncode == 0, local.stderr[-2000:]
-    with embedded_server(tmp_path / "local" / "db") as url:
-        expected = {r["meta"]["config_hash"]: r["result"] for r in _runs(url)}
-    for run in runs:
-        for name, value in expected[run["meta"]["config_hash"]].items():
-            if isinstance(value, float):
-                assert run["result"][name] == pytest.approx(value, rel=1e-4, abs=1e-5), name
-            elif name != "coco_root":
-                assert run["result"][name] == value
+    assert_same_results(runs, local_results(tmp_path / "local", "three", "--profile", "smoke", cwd=tmp_path))

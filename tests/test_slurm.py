@@ -16,7 +16,7 @@ from benchmark.slurm_jobs import SlurmOptions, run_queued_group, submit
 from benchmark.store import DB_NAME, RunStore, connect, embedded_server
 from mike.profiles import get_profile
 from suites.registry import SuitePaths, build_plan
-from tests.helpers import mike_bench, timeout_for, wait_for
+from tests.helpers import assert_same_results, local_results, mike_bench, timeout_for, wait_for
 
 REAL_SLURM = os.environ.get("MIKE_BENCH_SLURM") == "1"
 
@@ -123,16 +123,7 @@ def test_single_smoke_on_slurm_completes_every_run_once_with_a_local_runs_result
     hashes = Counter(r["meta"]["config_hash"] for r in runs)
     assert len(hashes) == 22 + 11 + 11 + 11 + 22 * 11 and set(hashes.values()) == {1}
     assert all(r["info"].get("slurm", {}).get("job_id") for r in runs)
-    local = mike_bench("suite", "single", "--profile", "smoke", "--workdir", "local", cwd=tmp_path)
-    assert local.returncode == 0, local.stderr[-2000:]
-    with embedded_server(tmp_path / "local" / "db") as local_url:
-        expected = {r["meta"]["config_hash"]: r["result"] for r in _runs(local_url)}
-    for run in runs:
-        for name, value in expected[run["meta"]["config_hash"]].items():
-            if isinstance(value, float):
-                assert run["result"][name] == pytest.approx(value, rel=1e-4, abs=1e-5), name
-            elif name != "coco_root":
-                assert run["result"][name] == value
+    assert_same_results(runs, local_results(tmp_path / "local", "single", "--profile", "smoke", cwd=tmp_path))
 
 
 @slurm_only

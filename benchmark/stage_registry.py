@@ -10,6 +10,7 @@ STAGE_CODE = {
     "dataset": "benchmark.stages:dataset_stage",
     "teacher": "benchmark.stages:teacher_stage",
     "transfer": "benchmark.stages:transfer_stage",
+    "transfer_cost": "benchmark.stages:transfer_cost_stage",
     "baseline": "benchmark.stages:baseline_stage",
     "downstream": "benchmark.stages:downstream_stage",
     "loss_network": "benchmark.loss_stages:loss_network_stage",

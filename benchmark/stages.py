@@ -8,6 +8,7 @@ Workspace keeps what was already loaded (datasets, teachers, embeddings) so it i
 from __future__ import annotations
 
 import io
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,8 +26,9 @@ from mike.schedules import make_schedule
 from mike.training.downstream import embed, train_decoder
 from mike.training.loop import TrainSpec
 from mike.training.specs import ExecutionSpec
+from mike.training.step_cost import measure_steps
 from mike.training.teacher import evaluate_segmenter, train_teacher
-from mike.training.transfer import QuerySet, train_mike, train_pixelwise
+from mike.training.transfer import QuerySet, mike_step_loss, train_mike, train_pixelwise
 from suites.plan import TEST_SPLIT, TRAIN_SPLIT
 
 
@@ -95,7 +97,12 @@ def build_segmenter(config: dict) -> Segmenter:
 
 
 def build_autoencoder(config: dict) -> Autoencoder:
-    return Autoencoder(tuple(config["model"]["widths"]), config["model"]["expand"])
+    """The paper's topology, or a Section 5 variant (embedding channels, decoder widths and blocks)."""
+    model = dict(config["model"])
+    widths, expand = tuple(model.pop("widths")), model.pop("expand")
+    if "decoder_widths" in model:
+        model["decoder_widths"] = tuple(model["decoder_widths"])
+    return Autoencoder(widths, expand, **model)
 
 
 def dataset_stage(ws: Workspace, config: dict, ctx: RunContext, deps: list[dict]) -> dict:
@@ -119,7 +126,20 @@ def teacher_stage(ws: Workspace, config: dict, ctx: RunContext, deps: list[dict]
 
 
 def _query(ws: Workspace, config: dict) -> QuerySet:
-    return QuerySet.from_tasks([ws.dataset(config["data"], t, TRAIN_SPLIT) for t in config["tasks"]])
+    """The teachers' training sets, each once (replica teachers of a task share its images)."""
+    tasks = list(dict.fromkeys(config["tasks"]))
+    datasets = [ws.dataset(config["data"], t, TRAIN_SPLIT) for t in tasks]
+    return QuerySet.from_tasks(datasets, [tasks.index(t) for t in config["tasks"]])
+
+
+def teacher_names(tasks: list[str]) -> list[str]:
+    """Metric names of the teachers: the task, and 'TASK~r' for its r-th replica (Section 5's scaling)."""
+    seen: dict[str, int] = {}
+    names = []
+    for t in tasks:
+        seen[t] = seen.get(t, 0) + 1
+        names.append(t if seen[t] == 1 else f"{t}~{seen[t] - 1}")
+    return names
 
 
 def transfer_stage(ws: Workspace, config: dict, ctx: RunContext, teacher_runs: list[dict]) -> dict:
@@ -130,7 +150,7 @@ def transfer_stage(ws: Workspace, config: dict, ctx: RunContext, teacher_runs: l
     schedule = make_schedule(
         config["schedule"], [len(t.layer_names) for t in teachers], spec.steps, spec.warmup_steps
     )
-    tasks = config["tasks"]
+    tasks = teacher_names(config["tasks"])
 
     def log(step, metrics):  # name layer losses by teacher task: 'layer/BTS/L01_stem'
         named = {}
@@ -158,6 +178,33 @@ def transfer_stage(ws: Workspace, config: dict, ctx: RunContext, teacher_runs: l
     )
     ctx.add_artifact("model.pt", {"config": config["model"], "state_dict": ae.cpu().state_dict()})
     return {"query_size": len(query)}
+
+
+def _machine_memory(device: str) -> int:
+    """Memory the device offers: the GPU's, or this machine's RAM."""
+    if torch.device(device).type == "cuda":
+        return torch.cuda.get_device_properties(torch.device(device)).total_memory
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def transfer_cost_stage(ws: Workspace, config: dict, ctx: RunContext, teacher_runs: list[dict]) -> dict:
+    """Time and memory of an all-layers uniform transfer step from N teachers (Section 5's scaling).
+
+    deps: the COMPLETED teacher runs, in the order of config['tasks'] (replicas included)."""
+    teachers = [ws.model(run, build_segmenter) for run in teacher_runs]
+    query = _query(ws, config)
+    torch.manual_seed(config["seed"])
+    ae = build_autoencoder(config)
+    schedule = make_schedule("uniform", [len(t.layer_names) for t in teachers], config["steps"])
+    step_loss = mike_step_loss(ae, teachers, query, schedule, config["routing"], ws.device)
+    cost = measure_steps(ae, teachers, step_loss, len(query), config["batch_size"], config["steps"], 0)
+    return {
+        **cost,
+        "teachers": len(teachers),
+        "query_size": len(query),
+        "device": ws.device,
+        "machine_memory_bytes": _machine_memory(ws.device),
+    }
 
 
 def baseline_stage(ws: Workspace, config: dict, ctx: RunContext, deps: list[dict]) -> dict:

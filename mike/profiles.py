@@ -74,6 +74,36 @@ class SuiteOptions:
 
 
 @dataclass(frozen=True)
+class Section5Options:
+    """The experiments MIKE's Section 5 proposes (suites bottleneck, decoder, scaling); the task of
+    bottleneck and decoder is `suites.progressive_task`, the teacher of Figures 5–6."""
+
+    # "systematically vary the size of the embedding space": channels of the 8×8 embedding (the paper: 2)
+    embedding_channels: tuple[int, ...] = (2, 4, 8, 16)
+    # "vary the capacity and topology of the decoder": its widths times each factor (1: the mirror) ...
+    decoder_width_factors: tuple[float, ...] = (0.5, 1.0, 2.0)
+    # ... and, at the mirror's widths, this many MBConv blocks added at 8×8 (a deeper decoder)
+    decoder_extra_blocks: tuple[int, ...] = (2,)
+    # transfer from N teachers at once; beyond 11, replicas of the 11 tasks trained with other seeds
+    scaling_teachers: tuple[int, ...] = (1, 3, 11, 22, 44)
+    cost_steps: int = 10  # transfer steps timed per N (after 2 untimed ones), each run alone on the machine
+
+    def __post_init__(self):
+        checks = (
+            ("embedding_channels", self.embedding_channels, 1),
+            ("decoder_extra_blocks", self.decoder_extra_blocks, 1),
+            ("scaling_teachers", self.scaling_teachers, 1),
+        )
+        for name, values, low in checks:
+            if any(v < low for v in values):
+                raise ValueError(f"{name} must all be ≥ {low}, not {list(values)}")
+        if any(f <= 0 for f in self.decoder_width_factors):
+            raise ValueError(f"decoder_width_factors must be > 0, not {list(self.decoder_width_factors)}")
+        if self.cost_steps < 1:
+            raise ValueError(f"cost_steps must be ≥ 1, not {self.cost_steps}")
+
+
+@dataclass(frozen=True)
 class LossesOptions:
     """The feature-prediction paper's `losses` suite (its Section VI; the original code's defaults)."""
 
@@ -110,6 +140,7 @@ class Profile:
     baseline: TrainSpec  # pixel-wise autoencoder
     downstream: TrainSpec  # decoder retrained as a segmenter on frozen embeddings
     suites: SuiteOptions = SuiteOptions()
+    section5: Section5Options = Section5Options()
     losses: LossesOptions = LossesOptions()
     execution: ExecutionSpec = ExecutionSpec()  # bf16 / torch.compile: off (they change the numbers)
     seeds: int = 1  # MIKE suites' repeats when --seeds is not given (the paper reports one run)
@@ -209,6 +240,7 @@ SMOKE = Profile(
     transfer=TrainSpec(steps=4, batch_size=16),
     baseline=TrainSpec(steps=4, batch_size=16),
     downstream=TrainSpec(steps=4, batch_size=16),
+    section5=Section5Options(embedding_channels=(2, 8), scaling_teachers=(1, 11, 22), cost_steps=2),
     losses=LossesOptions(
         lunar=LunarLanderConfig(rollouts=2, steps=20),
         autoencoder=EpochSpec(max_epochs=2, patience=1, batch_size=16),

@@ -17,13 +17,13 @@ def _evaluate_everywhere(profile, encoders, teachers, seed, data) -> list[Planne
     ]
 
 
-def _teacher_seed(profile: Profile, seed: int) -> int:
+def teacher_seed_of(profile: Profile, seed: int) -> int:
     """The seed of the teachers an autoencoder of this seed learns from (suites.teacher_seed)."""
     return seed if profile.suites.teacher_seed < 0 else profile.suites.teacher_seed
 
 
-def _teachers(profile, seed, data) -> dict[str, Planned]:
-    return {task: teacher_run(profile, task, _teacher_seed(profile, seed), data) for task in TASK_CODES}
+def teachers_of(profile, seed, data) -> dict[str, Planned]:
+    return {task: teacher_run(profile, task, teacher_seed_of(profile, seed), data) for task in TASK_CODES}
 
 
 def single(profile: Profile, seeds: list[int], coco_root: Path | None) -> list[Planned]:
@@ -31,7 +31,7 @@ def single(profile: Profile, seeds: list[int], coco_root: Path | None) -> list[P
     evaluated on all 11 tasks."""
     data, roots = data_config(profile, coco_root), []
     for seed in seeds:
-        teachers = _teachers(profile, seed, data)
+        teachers = teachers_of(profile, seed, data)
         for task in TASK_CODES:
             encoders = [
                 transfer_run(profile, [teachers[task]], "uniform", seed, data),
@@ -44,7 +44,7 @@ def single(profile: Profile, seeds: list[int], coco_root: Path | None) -> list[P
 def _multi(profile: Profile, tasks: list[str], seeds: list[int], coco_root: Path | None) -> list[Planned]:
     data, roots = data_config(profile, coco_root), []
     for seed in seeds:
-        teachers = _teachers(profile, seed, data)
+        teachers = teachers_of(profile, seed, data)
         encoders = [
             transfer_run(profile, [teachers[t] for t in tasks], "uniform", seed, data),
             baseline_run(profile, tasks, seed, data),
@@ -77,7 +77,7 @@ def progressive(profile: Profile, seeds: list[int], coco_root: Path | None) -> l
     data, roots = data_config(profile, coco_root), []
     long = progressive_length(profile)
     for seed in seeds:
-        teacher = teacher_run(profile, profile.suites.progressive_task, _teacher_seed(profile, seed), data)
+        teacher = teacher_run(profile, profile.suites.progressive_task, teacher_seed_of(profile, seed), data)
         roots += [
             transfer_run(long, [teacher], schedule, seed, data) for schedule in ("uniform", "progressive")
         ]

@@ -74,48 +74,105 @@ def teacher_run(profile: Profile, task: str, seed: int, data: dict) -> Planned:
     return Planned(RunSpec("teacher", f"teacher {task} seed {seed}", config), deps=deps)
 
 
-def _autoencoder(profile: Profile) -> dict:
-    return {"widths": list(profile.autoencoder_widths), "expand": profile.autoencoder_expand}
+def autoencoder_model(
+    profile: Profile, embedding_channels: int = 2, decoder_factor: float = 1.0, decoder_blocks: int = 0
+) -> dict:
+    """The autoencoder's config: the profile's widths, and Section 5's variants only where they differ
+    from the paper's topology (so the paper's runs keep their config hashes and are shared)."""
+    model = {"widths": list(profile.autoencoder_widths), "expand": profile.autoencoder_expand}
+    if embedding_channels != 2:
+        model["embedding_channels"] = embedding_channels
+    # MBConv blocks round their channels to multiples of 8 (torchvision), so the widths are rounded here
+    decoder_widths = [max(8, 8 * round(w * decoder_factor / 8)) for w in profile.autoencoder_widths]
+    if decoder_widths != list(profile.autoencoder_widths):
+        model["decoder_widths"] = decoder_widths
+    if decoder_blocks:
+        model["decoder_blocks"] = decoder_blocks
+    return model
 
 
-def transfer_run(profile: Profile, teachers: list[Planned], schedule: str, seed: int, data: dict) -> Planned:
+def _variant(model: dict) -> str:
+    """What a label says about a model variant ('' for the paper's topology)."""
+    parts = [f"{model['embedding_channels']}×8×8" if "embedding_channels" in model else ""]
+    parts.append(
+        f"decoder {'-'.join(map(str, model['decoder_widths']))}" if "decoder_widths" in model else ""
+    )
+    parts.append(f"+{model['decoder_blocks']} decoder blocks" if "decoder_blocks" in model else "")
+    return "".join(f" {p}" for p in parts if p)
+
+
+def _teacher_names(teachers: list[Planned]) -> str:
     tasks = [t.spec.config["task"] for t in teachers]
+    return "+".join(tasks) if len(tasks) < 4 else f"{len(tasks)} teachers"
+
+
+def transfer_run(
+    profile: Profile,
+    teachers: list[Planned],
+    schedule: str,
+    seed: int,
+    data: dict,
+    model: dict | None = None,
+) -> Planned:
+    model = model or autoencoder_model(profile)
     config = {
         **_trained(profile, "transfer", seed, data),
-        "tasks": tasks,
+        "tasks": [t.spec.config["task"] for t in teachers],
         "schedule": schedule,
         "routing": profile.suites.routing,
         "teachers": [t.spec.hash for t in teachers],
-        "model": _autoencoder(profile),
+        "model": model,
         "train": asdict(profile.transfer),
     }
-    label = f"MIKE {'+'.join(tasks) if len(tasks) < 4 else f'{len(tasks)} teachers'} {schedule} seed {seed}"
+    label = f"MIKE {_teacher_names(teachers)}{_variant(model)} {schedule} seed {seed}"
     return Planned(RunSpec("transfer", label, config), deps=tuple(teachers))
+
+
+def transfer_cost_run(profile: Profile, teachers: list[Planned], seed: int, data: dict) -> Planned:
+    """Time and memory of a transfer step from these teachers (Section 5's scaling): a few steps, timed
+    alone on the machine; no model is kept."""
+    config = {
+        **_trained(profile, "transfer_cost", seed, data),
+        "tasks": [t.spec.config["task"] for t in teachers],
+        "routing": profile.suites.routing,
+        "teachers": [t.spec.hash for t in teachers],
+        "model": autoencoder_model(profile),
+        "batch_size": profile.transfer.batch_size,
+        "steps": profile.section5.cost_steps,
+    }
+    label = f"step cost {_teacher_names(teachers)} seed {seed}"
+    return Planned(RunSpec("transfer_cost", label, config), deps=tuple(teachers))
 
 
 def baseline_run(profile: Profile, tasks: list[str], seed: int, data: dict) -> Planned:
     config = {
         **_trained(profile, "baseline", seed, data),
         "tasks": tasks,
-        "model": _autoencoder(profile),
+        "model": autoencoder_model(profile),
         "train": asdict(profile.baseline),
     }
     label = f"pixel-wise {'+'.join(tasks) if len(tasks) < 4 else f'{len(tasks)} tasks'} seed {seed}"
     return Planned(RunSpec("baseline", label, config))
 
 
-def downstream_run(profile: Profile, encoder: Planned, teacher: Planned, seed: int, data: dict) -> Planned:
+def downstream_run(
+    profile: Profile, encoder: Planned, teacher: Planned, seed: int, data: dict, decoder: str | None = None
+) -> Planned:
+    """decoder: 'fresh' or 'finetune' (default: the profile's `suites.downstream_decoder`)."""
     task = teacher.spec.config["task"]
+    decoder = decoder or profile.suites.downstream_decoder
     config = {
         **_trained(profile, "downstream", seed, data),
         "task": task,
-        "decoder": profile.suites.downstream_decoder,
+        "decoder": decoder,
         "encoder": encoder.spec.hash,
         "encoder_label": encoder.spec.label,
         "teacher": teacher.spec.hash,
         "train": asdict(profile.downstream),
     }
-    return Planned(RunSpec("downstream", f"{encoder.spec.label} → {task}", config), deps=(encoder, teacher))
+    shown = "" if decoder == profile.suites.downstream_decoder else f" ({decoder} decoder)"
+    label = f"{encoder.spec.label} → {task}{shown}"
+    return Planned(RunSpec("downstream", label, config), deps=(encoder, teacher))
 
 
 def flatten(roots: Iterable[Planned]) -> list[Planned]:

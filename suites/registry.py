@@ -9,8 +9,11 @@ from mike.profiles import Profile
 from suites.loss_suites import losses
 from suites.mike_suites import SUITES as MIKE_SUITES
 from suites.plan import Planned
+from suites.section5_suites import SUITES as SECTION5_SUITES
 
-SUITE_NAMES = (*MIKE_SUITES, "losses")
+PAPER_SUITES = (*MIKE_SUITES, "losses")  # what `all` runs: the two papers' experiments
+SUITE_NAMES = (*PAPER_SUITES, *SECTION5_SUITES)  # and Section 5's, by name or as `section5`
+GROUPS = {"all": PAPER_SUITES, "section5": tuple(SECTION5_SUITES)}
 
 
 @dataclass(frozen=True)
@@ -28,17 +31,18 @@ def default_seeds(suite: str, profile: Profile) -> list[int]:
 
 
 def build_plan(name: str, profile: Profile, seeds: list[int] | None, paths: SuitePaths) -> list[Planned]:
-    """The runs of suite `name` ('all': every suite, shared runs once), dependencies first.
+    """The runs of suite `name` ('all': the papers' suites, 'section5': Section 5's; shared runs once),
+    dependencies first.
 
     seeds: the same seeds for every suite, or None for each suite's default (default_seeds)."""
-    names = SUITE_NAMES if name == "all" else (name,)
+    names = GROUPS.get(name, (name,))
     plan, seen = [], set()
     for suite in names:
         chosen = seeds if seeds is not None else default_seeds(suite, profile)
         if suite == "losses":
             runs = losses(profile, chosen, paths.alexnet_weights, paths.svhn_root, paths.stl10_root)
         else:
-            runs = MIKE_SUITES[suite](profile, chosen, paths.coco_root)
+            runs = {**MIKE_SUITES, **SECTION5_SUITES}[suite](profile, chosen, paths.coco_root)
         for p in runs:
             if p.spec.hash not in seen:
                 seen.add(p.spec.hash)

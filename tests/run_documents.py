@@ -213,9 +213,16 @@ Curve = Callable[[str, int, int, np.ndarray], np.ndarray]  # (schedule, seed, la
 
 
 def progressive_runs(
-    gs: GeneratedStore, profile: str, seeds: Iterable[int], curve: Curve, steps: int = 360, warmup: int = 0
+    gs: GeneratedStore,
+    profile: str,
+    seeds: Iterable[int],
+    curve: Curve,
+    steps: int = 360,
+    warmup: int = 0,
+    model: dict | None = None,
 ) -> None:
-    """BTS uniform and last-layer progressive transfer runs with every layer's loss per step."""
+    """BTS uniform and last-layer progressive transfer runs with every layer's loss per step (model: the
+    autoencoder's config, for Section 5's variants)."""
     for seed in seeds:
         teacher = teachers(gs, profile, seed)
         for schedule in ("uniform", "progressive"):
@@ -230,6 +237,7 @@ def progressive_runs(
                     "data": SYNTHETIC,
                     "teachers": [teacher["BTS"]],
                     "train": train,
+                    **({"model": model} if model else {}),
                 },
             )
             x = np.arange(steps)

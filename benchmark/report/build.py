@@ -19,12 +19,15 @@ from benchmark.report.document import Document
 from benchmark.report.format import ids_text
 from benchmark.report.losses_sections import losses_sections
 from benchmark.report.mike_sections import mike_sections
+from benchmark.report.section5_sections import section5_sections
 from benchmark.report.settings import Setting
 from benchmark.store import RunStore
 from mike.profiles import PROFILES, get_profile
 
-SUITE_ORDER = ("single", "three", "eleven", "progressive", "losses")
+SUITE_ORDER = ("single", "three", "eleven", "progressive", "losses", "bottleneck", "decoder", "scaling")
 MIKE_SUITES = {"single", "three", "eleven", "progressive"}
+SECTION5_SUITES = {"bottleneck", "decoder", "scaling"}
+SECTION5 = "MIKE Section 5"
 LABELS = {
     "smoke": (
         "smoke",
@@ -63,6 +66,16 @@ def suites_present(data: ReportData) -> list[str]:
         present.append("progressive")
     if not data.probes.empty:
         present.append("losses")
+    s5 = data.section5_downstream
+    studies = set(s5["study"].dropna()) if not s5.empty else set()
+    if "bottleneck" in studies or (
+        not data.section5_transfer.empty and (data.section5_transfer["embedding_channels"] != 2).any()
+    ):
+        present.append("bottleneck")
+    if "decoder" in studies:
+        present.append("decoder")
+    if not data.transfer_cost.empty:
+        present.append("scaling")
     return present
 
 
@@ -97,6 +110,8 @@ def build(
         suffix = f" ({setting.label})" if _several(judged, setting.family) else ""
         if setting.family == "MIKE":
             mike_sections(doc, part, store, suites, suffix)
+        elif setting.family == SECTION5:
+            section5_sections(doc, part, store, suites)
         else:
             losses_sections(doc, part, store, claims, suffix)
     _claim_details(doc, judged)
@@ -185,13 +200,17 @@ def _judge_by_setting(
         "without one, the effect observed) at that spread — the power analysis for the next run."
     )
     params = claims_mod.load_preconditions()
-    families = [("MIKE", set(suites) & MIKE_SUITES), ("feature prediction", set(suites) & {"losses"})]
+    families = [
+        ("MIKE", set(suites) & MIKE_SUITES),
+        ("feature prediction", set(suites) & {"losses"}),
+        (SECTION5, set(suites) & SECTION5_SUITES),
+    ]
     prefix = "smoke run, not a reproduction: " if profile == "smoke" else ""
     judged = []
     for family, family_suites in families:
         if not family_suites:
             continue
-        for setting, part in split_by_setting(data, family):
+        for setting, part in _settings(data, family):
             here = family_suites & set(suites_present(part))  # a progressive-only setting: its claim only
             verdicts = claims_mod.evaluate(claims, part, store, here, setting.label, params)
             judged.append((setting, part, verdicts))
@@ -230,6 +249,13 @@ def _judge_by_setting(
                 ],
             )
     return judged
+
+
+def _settings(data: ReportData, family: str) -> list[tuple[Setting, ReportData]]:
+    """A family's settings; Section 5's studies are one setting each suite varies in its own way."""
+    if family == SECTION5:
+        return [(Setting(SECTION5, "S", (), ("the profile's default, one thing varied per suite",)), data)]
+    return split_by_setting(data, family)
 
 
 def _claim_details(doc: Document, judged) -> None:

@@ -50,6 +50,11 @@ class ReportData:
     # probed autoencoder's stopping (epochs run, best epoch, max_epochs, patience)
     teachers: pd.DataFrame = field(default_factory=pd.DataFrame)
     autoencoders: pd.DataFrame = field(default_factory=pd.DataFrame)
+    # Section 5's studies: every downstream and transfer run (the paper's included, with the variant of
+    # their autoencoder), and the step-cost runs of the scaling suite
+    section5_downstream: pd.DataFrame = field(default_factory=pd.DataFrame)
+    section5_transfer: pd.DataFrame = field(default_factory=pd.DataFrame)
+    transfer_cost: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def rows(self, family: str) -> list[dict[str, str]]:
         """The setting components of every row of a family's frames."""
@@ -89,6 +94,31 @@ def _with_components(frame: pd.DataFrame, catalogue: Catalogue) -> pd.DataFrame:
     return frame
 
 
+def embedding_channels(model) -> int:
+    return int(model.get("embedding_channels", 2)) if isinstance(model, dict) else 2
+
+
+def decoder_variant(model) -> str:
+    """'mirror' (the paper's decoder), else its widths and added blocks."""
+    if not isinstance(model, dict):
+        return "mirror"
+    parts = []
+    if "decoder_widths" in model:
+        parts.append("widths " + "-".join(map(str, model["decoder_widths"])))
+    if model.get("decoder_blocks"):
+        parts.append(f"+{model['decoder_blocks']} blocks")
+    return ", ".join(parts) or "mirror"
+
+
+def _paper_topology(frame: pd.DataFrame) -> pd.Series:
+    """Rows whose autoencoder is the paper's (2-channel embedding, mirrored decoder), from ≤ 11 teachers."""
+    return (
+        (frame["embedding_channels"] == 2)
+        & (frame["decoder_variant"] == "mirror")
+        & (frame["n_teachers"] <= 11)
+    )
+
+
 def load(store: RunStore, profile: str) -> ReportData:
     base = {"config.profile": profile}
     configs = {
@@ -107,8 +137,13 @@ def load(store: RunStore, profile: str) -> ReportData:
             "teachers": "$config.teachers",
             "steps": "$config.train.steps",
             "warmup_steps": "$config.train.warmup_steps",
+            "model": "$config.model",
         },
     )
+    if not encoders.empty:
+        encoders["embedding_channels"] = encoders["model"].map(embedding_channels)
+        encoders["decoder_variant"] = encoders["model"].map(decoder_variant)
+        encoders["n_teachers"] = encoders["tasks"].map(len)
     downstream = _frame(
         store,
         {**base, "config.stage": "downstream"},
@@ -118,6 +153,7 @@ def load(store: RunStore, profile: str) -> ReportData:
             "teacher": "$config.teacher",
             "decoder": "$config.decoder",
             "value": "$result.normalised_iou",
+            "study": "$config.study",
         },
     )
     if not downstream.empty:  # each downstream run beside what its encoder was
@@ -130,6 +166,9 @@ def load(store: RunStore, profile: str) -> ReportData:
                 "schedule": encoders["schedule"],
                 "warmup_steps": encoders["warmup_steps"],
                 "encoder_run": encoders["run_id"],
+                "embedding_channels": encoders["embedding_channels"],
+                "decoder_variant": encoders["decoder_variant"],
+                "encoder_steps": encoders["steps"],
             }
         )
         downstream = downstream.merge(encoder_of, on="encoder", how="inner")
@@ -137,6 +176,10 @@ def load(store: RunStore, profile: str) -> ReportData:
         downstream["decoder"] = (
             downstream["decoder"].astype(object).where(downstream["decoder"].notna(), "fresh")
         )
+    # Section 5's own runs never enter the paper's figures and claims
+    section5_downstream = downstream
+    if not downstream.empty:
+        downstream = downstream[downstream["study"].isna() & _paper_topology(downstream)]
     probes = _frame(
         store,
         {**base, "config.stage": "probe"},
@@ -179,7 +222,24 @@ def load(store: RunStore, profile: str) -> ReportData:
             "loss_network": "$result.loss_network",
         },
     )
-    transfer = encoders[encoders["stage"] == "transfer"] if not encoders.empty else encoders
+    section5_transfer = encoders[encoders["stage"] == "transfer"] if not encoders.empty else encoders
+    transfer = section5_transfer[_paper_topology(section5_transfer)] if not encoders.empty else encoders
+    transfer_cost = _frame(
+        store,
+        {**base, "config.stage": "transfer_cost"},
+        {
+            "tasks": "$config.tasks",
+            "teachers": "$result.teachers",
+            "seconds_per_step": "$result.seconds_per_step",
+            "step_memory_bytes": "$result.step_memory_bytes",
+            "saved_for_backward_bytes": "$result.saved_for_backward_bytes",
+            "frozen_bytes": "$result.frozen_bytes",
+            "cuda_peak_bytes": "$result.cuda_peak_bytes",
+            "machine_memory_bytes": "$result.machine_memory_bytes",
+            "device": "$result.device",
+            "runs_at_once": "$info.runs_at_once",
+        },
+    )
     autoencoders = _frame(
         store,
         {**base, "config.stage": "autoencoder", "config.study": {"$ne": "convergence"}},
@@ -217,6 +277,9 @@ def load(store: RunStore, profile: str) -> ReportData:
         catalogue,
         _teachers(store, base),
         autoencoders,
+        section5_downstream,
+        section5_transfer,
+        transfer_cost,
     )
 
 

@@ -1,5 +1,10 @@
 """The MIKE autoencoder: encoder = 3×3 conv + 8 MBConv blocks + 2-channel pointwise conv → 2×8×8 embedding;
-the decoder mirrors it with its own parameters and outputs 3×64×64 (an image, or mask logits downstream)."""
+the decoder mirrors it with its own parameters and outputs 3×64×64 (an image, or mask logits downstream).
+
+Section 5's experiments vary what the paper fixed: the embedding's channels (`embedding_channels`, the
+`bottleneck` suite) and the decoder's capacity (`decoder_widths`, `decoder_blocks`: the `decoder` suite).
+The defaults are the paper's topology. The downstream network is always the mirror of the encoder, so
+that a decoder variant changes what the encoder learns, never the network that reads its embeddings."""
 
 from __future__ import annotations
 
@@ -14,7 +19,9 @@ EMBEDDING_CHANNELS = 2
 DECODER_MODES = ("fresh", "finetune")  # downstream: a re-initialised or the transferred decoder
 
 
-def encoder_specs(widths: tuple[int, int, int, int, int], expand: int) -> list[LayerSpec]:
+def encoder_specs(
+    widths: tuple[int, int, int, int, int], expand: int, embedding_channels: int = EMBEDDING_CHANNELS
+) -> list[LayerSpec]:
     c0, c1, c2, c3, c4 = widths
     return [
         LayerSpec("E01_stem", "conv", 3, c0, 3, 2),  # 32×32
@@ -26,15 +33,24 @@ def encoder_specs(widths: tuple[int, int, int, int, int], expand: int) -> list[L
         LayerSpec("E07_mbconv", "mbconv", c3, c4, 3, 1, expand),
         LayerSpec("E08_mbconv", "mbconv", c4, c4, 3, 1, expand),
         LayerSpec("E09_mbconv", "mbconv", c4, c4, 3, 1, expand),
-        LayerSpec("E10_embed", "pointwise", c4, EMBEDDING_CHANNELS),  # 2×8×8
+        LayerSpec("E10_embed", "pointwise", c4, embedding_channels),  # 2×8×8 in the paper
     ]
 
 
-def decoder_specs(widths: tuple[int, int, int, int, int], expand: int, out_channels: int) -> list[LayerSpec]:
-    """The encoder read backwards: each layer undoes one encoder layer (upsampling where it downsampled)."""
+def decoder_specs(
+    widths: tuple[int, int, int, int, int],
+    expand: int,
+    out_channels: int,
+    embedding_channels: int = EMBEDDING_CHANNELS,
+    extra_blocks: int = 0,
+) -> list[LayerSpec]:
+    """The encoder read backwards: each layer undoes one encoder layer (upsampling where it downsampled).
+    extra_blocks: MBConv blocks added at 8×8 after the unembedding (a deeper decoder; 0 in the paper)."""
     c0, c1, c2, c3, c4 = widths
+    extra = [LayerSpec(f"D09x{k + 1}_mbconv", "mbconv", c4, c4, 3, 1, expand) for k in range(extra_blocks)]
     return [
-        LayerSpec("D10_unembed", "pointwise", EMBEDDING_CHANNELS, c4),
+        LayerSpec("D10_unembed", "pointwise", embedding_channels, c4),
+        *extra,
         LayerSpec("D09_mbconv", "mbconv", c4, c4, 3, 1, expand),
         LayerSpec("D08_mbconv", "mbconv", c4, c4, 3, 1, expand),
         LayerSpec("D07_mbconv", "mbconv", c4, c3, 3, 1, expand),
@@ -48,17 +64,25 @@ def decoder_specs(widths: tuple[int, int, int, int, int], expand: int, out_chann
 
 
 class Encoder(nn.Sequential):
-    def __init__(self, widths, expand: int):
-        self.specs = encoder_specs(widths, expand)
+    def __init__(self, widths, expand: int, embedding_channels: int = EMBEDDING_CHANNELS):
+        self.specs = encoder_specs(widths, expand, embedding_channels)
         super().__init__(*(build_layer(s) for s in self.specs))
 
 
 class Decoder(nn.Module):
     """Mirrored decoder. output_activation 'sigmoid' gives an image in [0, 1]; None gives logits (masks)."""
 
-    def __init__(self, widths, expand: int, out_channels: int = 3, output_activation: str | None = "sigmoid"):
+    def __init__(
+        self,
+        widths,
+        expand: int,
+        out_channels: int = 3,
+        output_activation: str | None = "sigmoid",
+        embedding_channels: int = EMBEDDING_CHANNELS,
+        extra_blocks: int = 0,
+    ):
         super().__init__()
-        self.specs = decoder_specs(widths, expand, out_channels)
+        self.specs = decoder_specs(widths, expand, out_channels, embedding_channels, extra_blocks)
         self.body = nn.Sequential(*(build_layer(s) for s in self.specs))
         if output_activation not in (None, "sigmoid"):
             raise ValueError(f"unknown output activation {output_activation!r}")
@@ -70,11 +94,23 @@ class Decoder(nn.Module):
 
 
 class Autoencoder(nn.Module):
-    def __init__(self, widths: tuple[int, int, int, int, int], expand: int = 4):
+    def __init__(
+        self,
+        widths: tuple[int, int, int, int, int],
+        expand: int = 4,
+        embedding_channels: int = EMBEDDING_CHANNELS,
+        decoder_widths: tuple[int, int, int, int, int] | None = None,
+        decoder_blocks: int = 0,
+    ):
         super().__init__()
-        self.widths, self.expand = tuple(widths), expand
-        self.encoder = Encoder(widths, expand)
-        self.decoder = Decoder(widths, expand)
+        self.widths, self.expand, self.embedding_channels = tuple(widths), expand, embedding_channels
+        self.encoder = Encoder(widths, expand, embedding_channels)
+        self.decoder = Decoder(
+            tuple(decoder_widths or widths),
+            expand,
+            embedding_channels=embedding_channels,
+            extra_blocks=decoder_blocks,
+        )
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         return self.encoder(x)
@@ -83,8 +119,11 @@ class Autoencoder(nn.Module):
         return self.decoder(self.encoder(x))
 
     def fresh_decoder(self, out_channels: int = 3) -> Decoder:
-        """A re-initialised decoder of the same topology emitting logits, for downstream segmentation."""
-        return Decoder(self.widths, self.expand, out_channels, output_activation=None)
+        """A re-initialised mirror of the encoder emitting logits, for downstream segmentation (the
+        downstream network: the transferred decoder's topology when that is the paper's mirror)."""
+        return Decoder(
+            self.widths, self.expand, out_channels, None, embedding_channels=self.embedding_channels
+        )
 
     def reinterpreted_decoder(self) -> Decoder:
         """A copy of the trained decoder, its 3 output channels read as mask logits instead of an image."""

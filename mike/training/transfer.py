@@ -16,6 +16,7 @@ from mike.schedules import Schedule
 from mike.training.loop import (
     Checkpointer,
     StepCallback,
+    StepLoss,
     TrainSpec,
     compiled,
     fit,
@@ -33,37 +34,36 @@ class QuerySet:
     membership: torch.Tensor  # bool N×T
 
     @classmethod
-    def from_tasks(cls, datasets: Sequence[TriClassData]) -> QuerySet:
+    def from_tasks(cls, datasets: Sequence[TriClassData], owners: Sequence[int] | None = None) -> QuerySet:
+        """The datasets' images, one after another. owners[n]: the dataset teacher n was trained on
+        (default: teacher n owns dataset n); replicas of a task (Section 5's scaling beyond 11 teachers)
+        share its images instead of repeating them, so each sample goes through every teacher of its task."""
+        owners = list(range(len(datasets))) if owners is None else list(owners)
         images = torch.cat([d.images for d in datasets])
-        membership = torch.zeros(images.shape[0], len(datasets), dtype=torch.bool)
-        start = 0
-        for n, d in enumerate(datasets):
-            membership[start : start + len(d), n] = True
-            start += len(d)
+        membership = torch.zeros(images.shape[0], len(owners), dtype=torch.bool)
+        starts = [0]
+        for d in datasets:
+            starts.append(starts[-1] + len(d))
+        for n, k in enumerate(owners):
+            membership[starts[k] : starts[k + 1], n] = True
         return cls(images, membership)
 
     def __len__(self) -> int:
         return self.images.shape[0]
 
 
-def train_mike(
+def mike_step_loss(
     autoencoder: Autoencoder,
     teachers: Sequence[Segmenter],
     query: QuerySet,
-    spec: TrainSpec,
     schedule: Schedule,
-    seed: int,
     routing: str = "routed",
-    on_step: StepCallback | None = None,
     device: str | torch.device = "cpu",
-    checkpointer: Checkpointer | None = None,
     execution: ExecutionSpec = DEFAULT_EXECUTION,
-) -> Autoencoder:
-    """Train the autoencoder so the frozen teachers react to x̄ as to x (Eq. 1, masked per teacher).
-
-    on_step receives the loss, the pixel MSE, and every teacher's per-layer error ('t{n}/{layer}'), for
-    every step: the curves of Figures 5 and 6.
-    """
+) -> StepLoss:
+    """The loss of one transfer step (Eq. 1, masked per teacher) from the step and the batch's indices,
+    with the pixel MSE and every teacher's per-layer error ('t{n}/{layer}') as its metrics. Teachers are
+    frozen, everything is moved to the device, and the query's images stay resident there."""
     device = torch.device(device)
     for t in teachers:
         prepare(t, device).freeze()
@@ -84,6 +84,28 @@ def train_mike(
             metrics.update({f"t{n}/{layer}": errors[i] for i, layer in enumerate(names[n])})
         return loss, metrics
 
+    return step_loss
+
+
+def train_mike(
+    autoencoder: Autoencoder,
+    teachers: Sequence[Segmenter],
+    query: QuerySet,
+    spec: TrainSpec,
+    schedule: Schedule,
+    seed: int,
+    routing: str = "routed",
+    on_step: StepCallback | None = None,
+    device: str | torch.device = "cpu",
+    checkpointer: Checkpointer | None = None,
+    execution: ExecutionSpec = DEFAULT_EXECUTION,
+) -> Autoencoder:
+    """Train the autoencoder so the frozen teachers react to x̄ as to x (Eq. 1, masked per teacher).
+
+    on_step receives the loss, the pixel MSE, and every teacher's per-layer error ('t{n}/{layer}'), for
+    every step: the curves of Figures 5 and 6.
+    """
+    step_loss = mike_step_loss(autoencoder, teachers, query, schedule, routing, device, execution)
     return fit(autoencoder, step_loss, len(query), spec, seed, on_step, checkpointer, execution)
 
 

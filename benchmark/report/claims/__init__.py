@@ -11,7 +11,15 @@ import tomllib
 from collections.abc import Callable
 from pathlib import Path
 
-from benchmark.report.claims import convergence, featpred, instability, mike, preconditions, reference
+from benchmark.report.claims import (
+    convergence,
+    featpred,
+    instability,
+    mike,
+    preconditions,
+    reference,
+    section5,
+)
 from benchmark.report.claims.common import FAILS, HOLDS, INCONCLUSIVE, Verdict
 from benchmark.report.claims.mike import three_column
 from benchmark.report.data import ReportData
@@ -54,6 +62,9 @@ EVALUATORS: dict[str, Callable] = {
         mike.fig4_three_best,
         mike.fig4_eleven_between,
         instability.fig56_instability,
+        section5.s5_bottleneck_instability,
+        section5.s5_decoder_mirror_best,
+        section5.s5_decoder_absorbs,
         featpred.fp_faster,
         featpred.fp_pw_worse,
         featpred.fp_ifp_vs_ps,

@@ -83,25 +83,29 @@ def _zero(value) -> float:
     return 0.0 if pd.isna(value) else float(value)
 
 
-def fig56_instability(claim, data: ReportData, store) -> Verdict:
-    """Progressive against the uniform run of the same task, seed, length and warm-up."""
-    t = data.transfer
+def _twin(t: pd.DataFrame, prog: pd.Series) -> pd.Series | None:
+    """The uniform run of the same task, seed, length, warm-up and autoencoder as a progressive run."""
+    task = prog["tasks"][0]
+    same = t[(t["schedule"] == "uniform") & (t["seed"] == prog["seed"])]
+    same = same[same["tasks"].map(lambda ts, k=task: list(ts) == [k])]
+    same = same[same["steps"].eq(prog["steps"])]
+    same = same[same["warmup_steps"].map(_zero).eq(_zero(prog["warmup_steps"]))]
+    for column in ("embedding_channels", "decoder_variant"):  # Section 5's variants compare like with like
+        if column in same:
+            same = same[same[column] == prog[column]]
+    return None if same.empty else same.iloc[0]
+
+
+def contrasts(t: pd.DataFrame, store, window: int) -> list[dict]:
+    """Per single-teacher progressive run with a uniform twin: its seed, D, E, the fewest points in a
+    segment and both run ids (rows of `t`, a transfer frame, keep their other columns under 'row')."""
     t = t[t["tasks"].map(len) == 1] if not t.empty else t
-    prog_runs = t[t["schedule"] == "progressive"] if not t.empty else t
-    if prog_runs.empty:
-        return no_data(claim, "no last-layer progressive transfer runs")
-    window = int(claim.get("window", DEFAULT_WINDOW))
-    min_points = int(claim.get("min_points_per_segment", DEFAULT_MIN_POINTS))
-    d_by_seed, e_by_seed, ids, fewest = {}, {}, [], []
-    for _, prog in prog_runs.iterrows():
-        task = prog["tasks"][0]
-        same = t[(t["schedule"] == "uniform") & (t["seed"] == prog["seed"])]
-        same = same[same["tasks"].map(lambda ts, k=task: list(ts) == [k])]
-        same = same[same["steps"].eq(prog["steps"])]
-        same = same[same["warmup_steps"].map(_zero).eq(_zero(prog["warmup_steps"]))]
-        if same.empty:
+    out = []
+    for _, prog in (t[t["schedule"] == "progressive"] if not t.empty else t).iterrows():
+        uni = _twin(t, prog)
+        if uni is None:
             continue
-        uni = same.iloc[0]
+        task = prog["tasks"][0]
         curves_p = layer_curves(store, prog["run_id"], task)
         curves_u = layer_curves(store, uni["run_id"], task)
         if curves_p.empty or curves_u.empty:
@@ -109,21 +113,43 @@ def fig56_instability(claim, data: ReportData, store) -> Verdict:
         warmup = 0 if pd.isna(prog.get("warmup_steps")) else int(prog["warmup_steps"])
         total = int(prog["steps"]) if not pd.isna(prog.get("steps")) else int(curves_p["step"].max()) + 1
         d, e, points = seed_contrast(curves_p, curves_u, total, warmup, window)
-        fewest.append(points)
-        ids += [prog["run_id"], uni["run_id"]]
-        if points >= min_points:
-            d_by_seed[prog["seed"]], e_by_seed[prog["seed"]] = d, e
-    if not ids:
+        out.append(
+            {
+                "seed": prog["seed"],
+                "d": d,
+                "e": e,
+                "points": points,
+                "row": prog,
+                "ids": [prog["run_id"], uni["run_id"]],
+            }
+        )
+    return out
+
+
+def fig56_instability(claim, data: ReportData, store) -> Verdict:
+    """Progressive against the uniform run of the same task, seed, length and warm-up."""
+    t = data.transfer
+    if t.empty or not (t["schedule"] == "progressive").any():
+        return no_data(claim, "no last-layer progressive transfer runs")
+    window = int(claim.get("window", DEFAULT_WINDOW))
+    min_points = int(claim.get("min_points_per_segment", DEFAULT_MIN_POINTS))
+    found = contrasts(t, store, window)
+    if not found:
         return no_data(claim, "no uniform run (same task and seed) to compare with")
-    if not d_by_seed:
+    ids = [i for c in found for i in c["ids"]]
+    kept = [c for c in found if c["points"] >= min_points]
+    if not kept:
+        fewest = min(c["points"] for c in found)
         return Verdict(
             claim,
             INCONCLUSIVE,
-            f"inconclusive: too few logged steps per layer segment ({min(fewest)} < {min_points}); "
+            f"inconclusive: too few logged steps per layer segment ({fewest} < {min_points}); "
             "train longer or log more steps",
             ids,
             0,
         )
+    d_by_seed = {c["seed"]: c["d"] for c in kept}
+    e_by_seed = {c["seed"]: c["e"] for c in kept}
     tests = [
         SeedTest(
             "instability, progressive − uniform (log units)",
@@ -132,5 +158,5 @@ def fig56_instability(claim, data: ReportData, store) -> Verdict:
         ),
         SeedTest("deeper − shallower segments", pd.Series(e_by_seed)),
     ]
-    note = f"{len(d_by_seed)} seeds; fewest points in a segment {min(fewest)}"
+    note = f"{len(d_by_seed)} seeds; fewest points in a segment {min(c['points'] for c in found)}"
     return judge(claim, tests, ids, note=note)

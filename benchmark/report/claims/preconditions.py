@@ -189,7 +189,7 @@ def checks_for(claim: dict, data: ReportData, params: dict) -> list[Check]:
 
 def family_checks(family: str, data: ReportData, params: dict) -> list[Check]:
     """Every check of a family of claims, for the report's preconditions table of one setting."""
-    if family == "MIKE":
+    if family.startswith("MIKE"):  # the paper's MIKE suites and Section 5's
         return teachers(data, params["teachers"])
     datasets = sorted(set(data.probes["dataset"].dropna())) if not data.probes.empty else []
     return embeddings(data, params["embeddings"], datasets) + stopped(data, datasets) + quiet(data, datasets)

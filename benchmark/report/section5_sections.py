@@ -1,0 +1,196 @@
+"""The report's sections for MIKE's Section 5 studies (suites bottleneck, decoder, scaling)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+
+from benchmark.report import figures, section5_figures
+from benchmark.report.claims.instability import DEFAULT_MIN_POINTS, DEFAULT_WINDOW
+from benchmark.report.claims.section5 import bottleneck_contrasts, capacity
+from benchmark.report.data import ReportData
+from benchmark.report.document import Document
+from benchmark.report.format import ids_text, pm
+from benchmark.store import RunStore
+from mike.profiles import get_profile
+from suites.section5_suites import scaling_tasks
+
+MEMORY_USE = 0.9  # of the device's memory, when stating the largest N that fits
+
+
+def section5_sections(doc: Document, data: ReportData, store: RunStore, suites: list[str]) -> None:
+    if "bottleneck" in suites:
+        _bottleneck(doc, data, store)
+    if "decoder" in suites:
+        _decoder(doc, data)
+    if "scaling" in suites:
+        _scaling(doc, data)
+
+
+def _bottleneck(doc: Document, data: ReportData, store: RunStore) -> None:
+    task = get_profile(data.profile).suites.progressive_task
+    doc.heading(f"MIKE Section 5: the size of the embedding space ({task} teacher)")
+    contrasts = bottleneck_contrasts(data, store, DEFAULT_WINDOW, DEFAULT_MIN_POINTS)
+    d = data.section5_downstream
+    d = d[d["study"] == "bottleneck"] if not d.empty else d
+    averages = section5_figures.per_seed_average(d, ["embedding_channels", "schedule"]) if not d.empty else d
+    fig = section5_figures.bottleneck_figure(contrasts, averages)
+    if fig is not None:
+        doc.figure(
+            fig,
+            "Left: instability D (progressive minus uniform, the measure of Figures 5–6) per embedding "
+            "size, each seed a point, mean ± sd. Right: 11-task average normalised IoU of each encoder.",
+        )
+    sizes = sorted(set(contrasts["channels"]) | set(averages.get("embedding_channels", [])))
+    rows = []
+    for c in sizes:
+        mine = contrasts[contrasts["channels"] == c]
+        avg = averages[averages["embedding_channels"] == c] if not averages.empty else averages
+        rows.append(
+            [
+                f"{c}×8×8",
+                pm(mine.set_index("seed")["d"]) if not mine.empty else "—",
+                *[
+                    pm(avg[avg["schedule"] == s].set_index("seed")["value"]) if not avg.empty else "—"
+                    for s in ("uniform", "progressive")
+                ],
+                ids_text(sorted({i for ids in mine["ids"] for i in ids})),
+            ]
+        )
+    doc.table(
+        ["embedding", "instability D", "IoU avg, uniform", "IoU avg, progressive", "transfer runs"],
+        rows,
+        "± sd over seeds. D needs ≥ 10 logged steps in every hand-over segment (`progressive_steps_per_"
+        "layer`); a size without them has no D.",
+    )
+    t = data.section5_transfer
+    for c in sizes:
+        rows_c = t[(t["embedding_channels"] == c) & (t["decoder_variant"] == "mirror")] if not t.empty else t
+        fig, ids = figures.figures56(replace(data, transfer=rows_c), store, task)
+        if fig is not None:
+            doc.figure(
+                fig, f"Per-layer transfer loss with a {c}×8×8 embedding (lowest seed); runs {ids_text(ids)}."
+            )
+
+
+def _decoder(doc: Document, data: ReportData) -> None:
+    task = get_profile(data.profile).suites.progressive_task
+    doc.heading(f"MIKE Section 5: the decoder's capacity ({task} teacher, all-layers uniform)")
+    d = data.section5_downstream
+    d = d[d["study"] == "decoder"] if not d.empty else d
+    if d.empty:
+        doc.text("No decoder-study downstream runs.")
+        return
+    averages = section5_figures.per_seed_average(d, ["decoder_variant", "decoder"])
+    mirror = get_profile(data.profile).autoencoder_widths
+    order = sorted(set(d["decoder_variant"]), key=lambda v: capacity(v, mirror))
+    fig = section5_figures.decoder_figure(averages, order)
+    if fig is not None:
+        doc.figure(
+            fig,
+            "Every variant's encoder is read by the same downstream network, a fresh mirror of the encoder "
+            "(blue); green: the transferred decoder itself, retrained. Mean ± sd over seeds.",
+        )
+    rows = []
+    for v in order:
+        a = averages[averages["decoder_variant"] == v]
+        fresh = a[a["decoder"] == "fresh"].set_index("seed")["value"]
+        tuned = a[a["decoder"] == "finetune"].set_index("seed")["value"]
+        factor, blocks = capacity(v, mirror)
+        rows.append(
+            [
+                v,
+                f"{factor:.2g}× widths, +{blocks} blocks",
+                pm(fresh),
+                pm(tuned),
+                pm((tuned - fresh).dropna()),
+                ids_text(sorted(set(d.loc[d["decoder_variant"] == v, "encoder_run"]))),
+            ]
+        )
+    doc.table(
+        ["decoder", "capacity", "fresh mirror", "transferred, retrained", "gap", "encoder runs"],
+        rows,
+        "11-task average normalised IoU, ± sd over seeds.",
+    )
+
+
+def largest_fitting(cost: pd.DataFrame) -> tuple[tuple[float, float] | None, str]:
+    """A linear fit of step memory against N, and the largest N whose step fits in MEMORY_USE of the
+    device's memory (the fit is the model: each teacher adds its parameters and its saved tensors)."""
+    means = cost.groupby("teachers")["step_memory_bytes"].mean()
+    if len(means) < 2:
+        return None, "needs step costs at two or more N"
+    slope, intercept = np.polyfit(means.index.to_numpy(float), means.to_numpy(float), 1)
+    total = float(cost["machine_memory_bytes"].max())
+    if slope <= 0:
+        return (intercept, slope), "memory does not grow with N here"
+    n_max = int((MEMORY_USE * total - intercept) // slope)
+    devices = ", ".join(sorted(set(cost["device"].dropna())))
+    text = (
+        f"{slope / 2**20:.1f} MiB per teacher, {intercept / 2**20:.0f} MiB at N = 0: about {n_max:,} "
+        f"teachers fit in {MEMORY_USE:.0%} of this device's {total / 2**30:.0f} GiB ({devices})"
+    )
+    return (intercept, slope), text
+
+
+def _scaling(doc: Document, data: ReportData) -> None:
+    doc.heading("MIKE Section 5: transfer from N teachers at once (routed)")
+    cost = data.transfer_cost
+    profile = get_profile(data.profile)
+    d = data.section5_downstream
+    parts = []
+    for n in sorted(set(cost["teachers"].dropna().astype(int))) if not cost.empty else []:
+        tasks = "+".join(t for t, _ in scaling_tasks(profile, n))
+        mine = (
+            d[
+                (d["kind"] == "MIKE")
+                & (d["schedule"] == "uniform")
+                & (d["encoder_tasks"] == tasks)
+                & (d["embedding_channels"] == 2)
+                & (d["decoder_variant"] == "mirror")
+                & (d["decoder"] == "fresh")
+                & (d["encoder_steps"] == profile.transfer.steps)
+                & (d["study"].isna() | (d["study"] == "scaling"))
+            ]
+            if not d.empty
+            else d
+        )
+        if not mine.empty:
+            parts.append(mine.assign(n_teachers=n))
+    downstream = pd.concat(parts) if parts else pd.DataFrame()
+    averages = section5_figures.per_seed_average(downstream, ["n_teachers"]) if parts else pd.DataFrame()
+    fit, fits_text = largest_fitting(cost)
+    fig = section5_figures.scaling_figure(cost, averages, fit)
+    if fig is not None:
+        doc.figure(
+            fig,
+            "Time and memory of one transfer step (batch of the profile) and downstream quality "
+            "against the number of teachers; beyond 11, replicas of the 11 tasks trained with other seeds.",
+        )
+    loud = cost[cost["runs_at_once"].fillna(0) != 1] if not cost.empty else cost
+    rows = []
+    for n, g in cost.groupby("teachers") if not cost.empty else []:
+        avg = averages[averages["n_teachers"] == n] if not averages.empty else averages
+        rows.append(
+            [
+                int(n),
+                pm(g.set_index("seed")["seconds_per_step"]),
+                f"{g['step_memory_bytes'].mean() / 2**20:,.0f}",
+                f"{g['saved_for_backward_bytes'].mean() / 2**20:,.0f}",
+                pm(avg.set_index("seed")["value"]) if not avg.empty else "—",
+                ids_text(g["run_id"].tolist()),
+            ]
+        )
+    doc.table(
+        ["N", "s per step", "step MiB", "of which saved tensors", "IoU avg (11 tasks)", "step-cost runs"],
+        rows,
+        f"Where this implementation stops: {fits_text}. Step memory: parameters, gradients and Adam state "
+        "of the autoencoder, the frozen teachers, and the tensors autograd saves in one step."
+        + (
+            f" {len(loud)} step-cost runs shared the machine with other runs: their times are not comparable."
+            if len(loud)
+            else " Every step cost was measured alone on the machine."
+        ),
+    )

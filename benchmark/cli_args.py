@@ -11,7 +11,7 @@ DESCRIPTION = "`mike-bench`: run the papers' experiments as suites, stored in Mo
 
 SUITE_NAMES = (
     *("single", "three", "eleven", "progressive", "losses", "all"),
-    *("bottleneck", "decoder", "scaling", "section5"),  # MIKE's Section 5
+    *("bottleneck", "decoder", "scaling", "sequential", "section5"),  # MIKE's Section 5
 )
 GROUPS = ("all", "section5")  # names of several suites
 PROFILE_NAMES = ("smoke", "small", "cpu", "paper")  # mike.profiles.PROFILES, named here to parse without it

@@ -11,6 +11,7 @@ STAGE_CODE = {
     "teacher": "benchmark.stages:teacher_stage",
     "transfer": "benchmark.stages:transfer_stage",
     "transfer_cost": "benchmark.stages:transfer_cost_stage",
+    "sequential": "benchmark.sequential_stage:sequential_stage",
     "baseline": "benchmark.stages:baseline_stage",
     "downstream": "benchmark.stages:downstream_stage",
     "loss_network": "benchmark.loss_stages:loss_network_stage",

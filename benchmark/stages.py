@@ -125,7 +125,7 @@ def teacher_stage(ws: Workspace, config: dict, ctx: RunContext, deps: list[dict]
     return {"iou": test_iou, "train_size": len(train), "test_size": len(test)}
 
 
-def _query(ws: Workspace, config: dict) -> QuerySet:
+def query_of(ws: Workspace, config: dict) -> QuerySet:
     """The teachers' training sets, each once (replica teachers of a task share its images)."""
     tasks = list(dict.fromkeys(config["tasks"]))
     datasets = [ws.dataset(config["data"], t, TRAIN_SPLIT) for t in tasks]
@@ -145,7 +145,7 @@ def teacher_names(tasks: list[str]) -> list[str]:
 def transfer_stage(ws: Workspace, config: dict, ctx: RunContext, teacher_runs: list[dict]) -> dict:
     """deps: the COMPLETED teacher runs, in the order of config['tasks']."""
     teachers = [ws.model(run, build_segmenter) for run in teacher_runs]
-    query = _query(ws, config)
+    query = query_of(ws, config)
     spec = spec_of(config["train"])
     schedule = make_schedule(
         config["schedule"], [len(t.layer_names) for t in teachers], spec.steps, spec.warmup_steps
@@ -192,7 +192,7 @@ def transfer_cost_stage(ws: Workspace, config: dict, ctx: RunContext, teacher_ru
 
     deps: the COMPLETED teacher runs, in the order of config['tasks'] (replicas included)."""
     teachers = [ws.model(run, build_segmenter) for run in teacher_runs]
-    query = _query(ws, config)
+    query = query_of(ws, config)
     torch.manual_seed(config["seed"])
     ae = build_autoencoder(config)
     schedule = make_schedule("uniform", [len(t.layer_names) for t in teachers], config["steps"])
@@ -208,7 +208,7 @@ def transfer_cost_stage(ws: Workspace, config: dict, ctx: RunContext, teacher_ru
 
 
 def baseline_stage(ws: Workspace, config: dict, ctx: RunContext, deps: list[dict]) -> dict:
-    query = _query(ws, config)
+    query = query_of(ws, config)
     torch.manual_seed(config["seed"])
     ae = build_autoencoder(config)
     train_pixelwise(

@@ -128,6 +128,38 @@ def transfer_run(
     return Planned(RunSpec("transfer", label, config), deps=tuple(teachers))
 
 
+def sequential_run(
+    profile: Profile,
+    teacher: Planned,
+    previous: Planned | None,
+    step: int,
+    seed: int,
+    data: dict,
+    ewc_lambda: float,
+) -> Planned:
+    """Step `step` of sequential transfer (Section 5): the teacher of `suites`' sequence at that place,
+    continuing from the previous step's autoencoder; ewc_lambda = 0 is naive, > 0 elastic weight
+    consolidation."""
+    sequence = list(profile.section5.sequential_tasks)
+    config = {
+        **_trained(profile, "sequential", seed, data),
+        "tasks": [teacher.spec.config["task"]],
+        "sequence": sequence,
+        "step": step,
+        "teachers": [teacher.spec.hash],
+        "previous": previous.spec.hash if previous else None,
+        "ewc_lambda": ewc_lambda,
+        "model": autoencoder_model(profile),
+        "train": asdict(profile.transfer),
+    }
+    if ewc_lambda > 0:
+        config["fisher_samples"] = profile.section5.fisher_samples
+    kind = f"EWC λ={ewc_lambda:g}" if ewc_lambda > 0 else "naive"
+    label = f"sequential {kind} {step + 1}/{len(sequence)} {config['tasks'][0]} seed {seed}"
+    deps = (teacher, previous) if previous else (teacher,)
+    return Planned(RunSpec("sequential", label, config), deps=deps)
+
+
 def transfer_cost_run(profile: Profile, teachers: list[Planned], seed: int, data: dict) -> Planned:
     """Time and memory of a transfer step from these teachers (Section 5's scaling): a few steps, timed
     alone on the machine; no model is kept."""

@@ -1,4 +1,4 @@
-"""The experiments MIKE's Section 5 proposes, as suites (bottleneck, decoder, scaling).
+"""The experiments MIKE's Section 5 proposes, as suites (bottleneck, decoder, scaling, sequential).
 
 Each reuses the paper's stages with one thing varied; runs identical to a paper suite's (the 2-channel
 embedding, the mirrored decoder, N ≤ 11 teachers) are the same configs and are shared with it. Downstream
@@ -20,12 +20,13 @@ from suites.plan import (
     data_config,
     downstream_run,
     flatten,
+    sequential_run,
     teacher_run,
     transfer_cost_run,
     transfer_run,
 )
 
-SECTION5_SUITES = ("bottleneck", "decoder", "scaling")
+SECTION5_SUITES = ("bottleneck", "decoder", "scaling", "sequential")
 REPLICA_SEED_STRIDE = 1000  # replica r of a task's teacher trains with seed 1000·r + the teachers' seed
 
 
@@ -122,4 +123,29 @@ def scaling(profile: Profile, seeds: list[int], coco_root: Path | None) -> list[
     return flatten(roots)
 
 
-SUITES = {"bottleneck": bottleneck, "decoder": decoder, "scaling": scaling}
+def sequential(profile: Profile, seeds: list[int], coco_root: Path | None) -> list[Planned]:
+    """Knowledge transfer from the teachers one after another (`section5.sequential_tasks`), naive and with
+    elastic weight consolidation, against the joint transfer from all of them: downstream on every task
+    after every step (the forgetting matrix)."""
+    data, roots = data_config(profile, coco_root), []
+    tasks = list(profile.section5.sequential_tasks)
+    for seed in seeds:
+        teachers = teachers_of(profile, seed, data)
+        for ewc_lambda in (0.0, *profile.section5.ewc_lambdas):
+            previous = None
+            for step, task in enumerate(tasks):
+                previous = sequential_run(profile, teachers[task], previous, step, seed, data, ewc_lambda)
+                roots += [previous, *_downstream(profile, previous, teachers, seed, data, "sequential")]
+        joint = transfer_run(profile, [teachers[t] for t in tasks], "uniform", seed, data)
+        # the eleven or three suite's encoder when the sequence is theirs (shared), else this study's own
+        paper = tasks in (list(TASK_CODES), list(profile.suites.three_tasks))
+        roots += [joint]
+        roots += (
+            [downstream_run(profile, joint, teachers[t], seed, data) for t in TASK_CODES]
+            if paper
+            else _downstream(profile, joint, teachers, seed, data, "sequential")
+        )
+    return flatten(roots)
+
+
+SUITES = {"bottleneck": bottleneck, "decoder": decoder, "scaling": scaling, "sequential": sequential}

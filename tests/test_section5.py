@@ -266,3 +266,38 @@ def test_section5_runs_stay_out_of_the_papers_figures(gs):
     data = load(gs.flush(), "small")
     assert data.downstream.empty and data.transfer["decoder_variant"].eq("mirror").all()
     assert len(data.section5_downstream) == len(MODELS) * len(TASK_CODES) * 2
+
+
+def test_section5_suites_run_end_to_end_and_report(tmp_path):
+    """`mike-bench suite section5` (smoke, trimmed) against a MongoDB-protocol server, then `report`: every
+    run COMPLETED, the step costs ran alone, and the report has each study's section and claim rows."""
+    import pymongo
+    from secantus import SecantusDBServer
+
+    from benchmark.store import DB_NAME
+    from tests.helpers import mike_bench
+
+    trimmed = ["section5.scaling_teachers=[1,22]", "section5.sequential_tasks=['PHB','DCH']"]
+    with SecantusDBServer(storage_path=str(tmp_path / "db"), host="127.0.0.1", port=0) as server:
+        args = ["--profile", "smoke", "--workdir", str(tmp_path / "work"), "--mongo-url", server.uri]
+        out = mike_bench("suite", "section5", *args, "--jobs", "2", "with", *trimmed, cwd=tmp_path)
+        assert out.returncode == 0, out.stderr[-3000:]
+        db = pymongo.MongoClient(server.uri)[DB_NAME]
+        assert db.runs.count_documents({"status": {"$ne": "COMPLETED"}}) == 0
+        stages = set(db.runs.distinct("config.stage"))
+        assert {"transfer_cost", "sequential", "transfer", "downstream"} <= stages
+        for cost in db.runs.find({"config.stage": "transfer_cost"}):
+            assert cost["info"]["runs_at_once"] == 1 and cost["result"]["step_memory_bytes"] > 0
+        assert db.runs.count_documents({"config.stage": "sequential", "config.ewc_lambda": {"$gt": 0}}) == 2
+        report = mike_bench("report", "--out", str(tmp_path / "reports"), *args[2:], cwd=tmp_path)
+        assert report.returncode == 0, report.stderr[-3000:]
+    text = (tmp_path / "reports" / "latest" / "report.md").read_text()
+    for heading in (
+        "size of the embedding space",
+        "decoder's capacity",
+        "from N teachers",
+        "sequential transfer",
+    ):
+        assert f"## MIKE Section 5: {heading}" in text
+    for source in ("suite bottleneck", "suite decoder", "suite sequential"):
+        assert f"Section 5 (hypothesis), {source}" in text

@@ -24,9 +24,12 @@ from benchmark.report.settings import Setting
 from benchmark.store import RunStore
 from mike.profiles import PROFILES, get_profile
 
-SUITE_ORDER = ("single", "three", "eleven", "progressive", "losses", "bottleneck", "decoder", "scaling")
+SUITE_ORDER = (
+    *("single", "three", "eleven", "progressive", "losses"),
+    *("bottleneck", "decoder", "scaling", "sequential"),
+)
 MIKE_SUITES = {"single", "three", "eleven", "progressive"}
-SECTION5_SUITES = {"bottleneck", "decoder", "scaling"}
+SECTION5_SUITES = {"bottleneck", "decoder", "scaling", "sequential"}
 SECTION5 = "MIKE Section 5"
 LABELS = {
     "smoke": (
@@ -76,6 +79,8 @@ def suites_present(data: ReportData) -> list[str]:
         present.append("decoder")
     if not data.transfer_cost.empty:
         present.append("scaling")
+    if "sequential" in studies or not data.sequential.empty:
+        present.append("sequential")
     return present
 
 

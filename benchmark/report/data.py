@@ -19,6 +19,7 @@ from benchmark.report.settings import (
     enumerate_settings,
     profile_defaults,
 )
+from benchmark.report.variants import decoder_variant, embedding_channels, paper_topology
 from benchmark.store import RunStore
 from mike.data.cache import config_hash
 from suites.plan import TEST_SPLIT
@@ -55,6 +56,7 @@ class ReportData:
     section5_downstream: pd.DataFrame = field(default_factory=pd.DataFrame)
     section5_transfer: pd.DataFrame = field(default_factory=pd.DataFrame)
     transfer_cost: pd.DataFrame = field(default_factory=pd.DataFrame)
+    sequential: pd.DataFrame = field(default_factory=pd.DataFrame)  # one row per sequential-transfer step
 
     def rows(self, family: str) -> list[dict[str, str]]:
         """The setting components of every row of a family's frames."""
@@ -94,31 +96,6 @@ def _with_components(frame: pd.DataFrame, catalogue: Catalogue) -> pd.DataFrame:
     return frame
 
 
-def embedding_channels(model) -> int:
-    return int(model.get("embedding_channels", 2)) if isinstance(model, dict) else 2
-
-
-def decoder_variant(model) -> str:
-    """'mirror' (the paper's decoder), else its widths and added blocks."""
-    if not isinstance(model, dict):
-        return "mirror"
-    parts = []
-    if "decoder_widths" in model:
-        parts.append("widths " + "-".join(map(str, model["decoder_widths"])))
-    if model.get("decoder_blocks"):
-        parts.append(f"+{model['decoder_blocks']} blocks")
-    return ", ".join(parts) or "mirror"
-
-
-def _paper_topology(frame: pd.DataFrame) -> pd.Series:
-    """Rows whose autoencoder is the paper's (2-channel embedding, mirrored decoder), from ≤ 11 teachers."""
-    return (
-        (frame["embedding_channels"] == 2)
-        & (frame["decoder_variant"] == "mirror")
-        & (frame["n_teachers"] <= 11)
-    )
-
-
 def load(store: RunStore, profile: str) -> ReportData:
     base = {"config.profile": profile}
     configs = {
@@ -130,7 +107,7 @@ def load(store: RunStore, profile: str) -> ReportData:
     runs = _frame(store, base, {"data": "$config.data"})
     encoders = _frame(
         store,
-        {**base, "config.stage": {"$in": ["transfer", "baseline"]}},
+        {**base, "config.stage": {"$in": ["transfer", "baseline", "sequential"]}},
         {
             "tasks": "$config.tasks",
             "schedule": "$config.schedule",
@@ -138,6 +115,13 @@ def load(store: RunStore, profile: str) -> ReportData:
             "steps": "$config.train.steps",
             "warmup_steps": "$config.train.warmup_steps",
             "model": "$config.model",
+            # sequential transfer (Section 5): its place in the sequence and the EWC weight
+            "step": "$config.step",
+            "ewc_lambda": "$config.ewc_lambda",
+            "seconds_per_step": "$result.seconds_per_step",
+            "ewc_bytes": "$result.ewc_bytes",
+            "autoencoder_bytes": "$result.autoencoder_bytes",
+            "teacher_bytes": "$result.teacher_bytes",
         },
     )
     if not encoders.empty:
@@ -160,7 +144,9 @@ def load(store: RunStore, profile: str) -> ReportData:
         encoder_of = pd.DataFrame(
             {
                 "encoder": encoders["config_hash"],
-                "kind": encoders["stage"].map({"transfer": "MIKE", "baseline": "pixel-wise"}),
+                "kind": encoders["stage"].map(
+                    {"transfer": "MIKE", "baseline": "pixel-wise", "sequential": "sequential"}
+                ),
                 "encoder_tasks": encoders["tasks"].map("+".join),
                 "n_teachers": encoders["tasks"].map(len),
                 "schedule": encoders["schedule"],
@@ -169,6 +155,8 @@ def load(store: RunStore, profile: str) -> ReportData:
                 "embedding_channels": encoders["embedding_channels"],
                 "decoder_variant": encoders["decoder_variant"],
                 "encoder_steps": encoders["steps"],
+                "encoder_step": encoders["step"],
+                "ewc_lambda": encoders["ewc_lambda"],
             }
         )
         downstream = downstream.merge(encoder_of, on="encoder", how="inner")
@@ -179,7 +167,8 @@ def load(store: RunStore, profile: str) -> ReportData:
     # Section 5's own runs never enter the paper's figures and claims
     section5_downstream = downstream
     if not downstream.empty:
-        downstream = downstream[downstream["study"].isna() & _paper_topology(downstream)]
+        paper = downstream["study"].isna() & paper_topology(downstream) & (downstream["kind"] != "sequential")
+        downstream = downstream[paper]
     probes = _frame(
         store,
         {**base, "config.stage": "probe"},
@@ -223,7 +212,8 @@ def load(store: RunStore, profile: str) -> ReportData:
         },
     )
     section5_transfer = encoders[encoders["stage"] == "transfer"] if not encoders.empty else encoders
-    transfer = section5_transfer[_paper_topology(section5_transfer)] if not encoders.empty else encoders
+    sequential = encoders[encoders["stage"] == "sequential"] if not encoders.empty else encoders
+    transfer = section5_transfer[paper_topology(section5_transfer)] if not encoders.empty else encoders
     transfer_cost = _frame(
         store,
         {**base, "config.stage": "transfer_cost"},
@@ -280,6 +270,7 @@ def load(store: RunStore, profile: str) -> ReportData:
         section5_downstream,
         section5_transfer,
         transfer_cost,
+        sequential,
     )
 
 

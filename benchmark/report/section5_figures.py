@@ -100,3 +100,32 @@ def scaling_figure(cost: pd.DataFrame, averages: pd.DataFrame, fit) -> plt.Figur
     fig.suptitle("transfer from N teachers at once (routed)")
     fig.tight_layout()
     return fig
+
+
+def forgetting_figure(matrices: dict[str, pd.DataFrame]) -> plt.Figure | None:
+    """One heatmap per variant: rows the step of the sequence (its teacher), columns the downstream task,
+    cells the normalised IoU (mean over seeds)."""
+    if not matrices:
+        return None
+    fig, axes = plt.subplots(
+        1, len(matrices), figsize=(7 * len(matrices), 0.5 * max(len(m) for m in matrices.values()) + 2.5)
+    )
+    axes = np.atleast_1d(axes)
+    for ax, (name, m) in zip(axes, matrices.items(), strict=True):
+        image = ax.imshow(
+            m.to_numpy(float), vmin=0, vmax=max(1.0, float(np.nanmax(m.to_numpy(float)))), cmap="viridis"
+        )
+        ax.set_xticks(range(m.shape[1]))
+        ax.set_xticklabels(m.columns, fontsize=7, rotation=90)
+        ax.set_yticks(range(m.shape[0]))
+        ax.set_yticklabels(m.index, fontsize=7)
+        ax.set_xlabel("downstream task")
+        ax.set_ylabel("after the teacher of step")
+        ax.set_title(f"{name}: normalised IoU after each step")
+        for (i, j), v in np.ndenumerate(m.to_numpy(float)):
+            if np.isfinite(v):
+                ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=6, color="white")
+        ax.grid(False)
+        fig.colorbar(image, ax=ax, shrink=0.8)
+    fig.tight_layout()
+    return fig

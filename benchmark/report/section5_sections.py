@@ -10,10 +10,12 @@ import pandas as pd
 from benchmark.report import figures, section5_figures
 from benchmark.report.claims.instability import DEFAULT_MIN_POINTS, DEFAULT_WINDOW
 from benchmark.report.claims.section5 import bottleneck_contrasts, capacity
+from benchmark.report.claims.sequential import forgetting, forgetting_matrices, variant_name
 from benchmark.report.data import ReportData
 from benchmark.report.document import Document
 from benchmark.report.format import ids_text, pm
 from benchmark.store import RunStore
+from mike.data.tasks import TASK_CODES
 from mike.profiles import get_profile
 from suites.section5_suites import scaling_tasks
 
@@ -27,6 +29,8 @@ def section5_sections(doc: Document, data: ReportData, store: RunStore, suites: 
         _decoder(doc, data)
     if "scaling" in suites:
         _scaling(doc, data)
+    if "sequential" in suites:
+        _sequential(doc, data)
 
 
 def _bottleneck(doc: Document, data: ReportData, store: RunStore) -> None:
@@ -193,4 +197,73 @@ def _scaling(doc: Document, data: ReportData) -> None:
             if len(loud)
             else " Every step cost was measured alone on the machine."
         ),
+    )
+
+
+def _sequential(doc: Document, data: ReportData) -> None:
+    profile = get_profile(data.profile)
+    sequence = list(profile.section5.sequential_tasks)
+    doc.heading(f"MIKE Section 5: sequential transfer, {' → '.join(sequence)}")
+    rows = forgetting_matrices(data)
+    columns = sequence + [t for t in TASK_CODES if t not in sequence]
+    matrices = {}
+    for variant, g in sorted(rows.groupby("variant"), key=lambda vg: vg[0] != "naive"):
+        m = g.groupby(["step", "task"])["value"].mean().unstack("task").reindex(columns=columns)
+        m.index = [f"{k + 1}: {sequence[k]}" for k in m.index]
+        matrices[variant] = m
+    fig = section5_figures.forgetting_figure(matrices)
+    if fig is not None:
+        doc.figure(
+            fig,
+            "Forgetting matrices: downstream normalised IoU on every task after each step of the "
+            "sequence, mean over seeds (the sequence's tasks first).",
+        )
+    seq = data.sequential
+    table = []
+    for variant, g in sorted(rows.groupby("variant"), key=lambda vg: vg[0] != "naive"):
+        final = g[g["step"] == len(sequence) - 1]
+        per_seed = final.groupby("seed")["value"].mean()
+        steps = seq[seq["ewc_lambda"].fillna(0).map(variant_name) == variant] if not seq.empty else seq
+        memory = (
+            steps["autoencoder_bytes"].fillna(0)
+            + steps["teacher_bytes"].fillna(0)
+            + steps["ewc_bytes"].fillna(0)
+        )
+        table.append(
+            [
+                variant,
+                pm(per_seed),
+                pm(forgetting(g, sequence).dropna()),
+                f"{steps['seconds_per_step'].mean():.3f}" if not steps.empty else "—",
+                f"{memory.max() / 2**20:.2f}" if not steps.empty else "—",
+            ]
+        )
+    d = data.section5_downstream
+    joint_tasks = "+".join(sequence)
+    joint = (
+        d[
+            (d["kind"] == "MIKE")
+            & (d["encoder_tasks"] == joint_tasks)
+            & (d["schedule"] == "uniform")
+            & (d["embedding_channels"] == 2)
+            & (d["decoder_variant"] == "mirror")
+            & (d["encoder_steps"] == profile.transfer.steps)
+        ]
+        if not d.empty
+        else d
+    )
+    if not joint.empty:
+        table.append(["joint (all at once)", pm(joint.groupby("seed")["value"].mean()), "—", "—", "—"])
+    doc.table(
+        [
+            "transfer",
+            "final IoU avg (11 tasks)",
+            "average forgetting",
+            "s per step",
+            "MiB held (model, teacher, EWC)",
+        ],
+        table,
+        f"± sd over seeds. Each step trains {profile.transfer.steps} batches on its teacher; EWC's Fisher "
+        f"from {profile.section5.fisher_samples} query images per teacher. The joint transfer holds every "
+        "teacher at once.",
     )

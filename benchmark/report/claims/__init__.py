@@ -19,6 +19,7 @@ from benchmark.report.claims import (
     preconditions,
     reference,
     section5,
+    sequential,
 )
 from benchmark.report.claims.common import FAILS, HOLDS, INCONCLUSIVE, Verdict
 from benchmark.report.claims.mike import three_column
@@ -65,6 +66,8 @@ EVALUATORS: dict[str, Callable] = {
         section5.s5_bottleneck_instability,
         section5.s5_decoder_mirror_best,
         section5.s5_decoder_absorbs,
+        sequential.s5_sequential_forgets,
+        sequential.s5_ewc_mitigates,
         featpred.fp_faster,
         featpred.fp_pw_worse,
         featpred.fp_ifp_vs_ps,

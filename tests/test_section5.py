@@ -65,7 +65,7 @@ def test_section5_plans_share_the_papers_runs_and_keep_their_own_apart():
     }
     for p in plan:  # a downstream run only Section 5 makes is marked, so the paper's figures skip it
         if p.spec.stage == "downstream" and p.spec.hash not in paper:
-            assert p.spec.config.get("study") in ("bottleneck", "decoder", "scaling")
+            assert p.spec.config.get("study") in ("bottleneck", "decoder", "scaling", "sequential")
     decoders = {p.spec.config["decoder"] for p in plan if p.spec.config.get("study") == "decoder"}
     assert decoders == {"fresh", "finetune"}
     costs = [p for p in plan if p.spec.stage == "transfer_cost"]

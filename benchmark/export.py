@@ -26,7 +26,12 @@ MODELS = {
     "transfer": (
         "MIKE autoencoder (encoder + decoder)",
         "mike.models.autoencoder import Autoencoder",
-        "Autoencoder({widths}, {expand})",
+        "Autoencoder({widths}, {expand}{variant})",
+    ),
+    "sequential": (
+        "MIKE autoencoder after one step of sequential transfer (Section 5)",
+        "mike.models.autoencoder import Autoencoder",
+        "Autoencoder({widths}, {expand}{variant})",
     ),
     "baseline": (
         "pixel-wise autoencoder (encoder + decoder)",
@@ -101,6 +106,12 @@ def model_card(planned: Planned, run: dict, name: str, store: str) -> str:
         **{k: stored.get(k) for k in ("image_size", "feature_size")},  # what the FP coders were built with
     }
     fields["widths"] = tuple(model.get("widths", ()))
+    # Section 5's variants: the keyword arguments that differ from the paper's topology
+    fields["variant"] = "".join(
+        f", {k}={tuple(model[k]) if isinstance(model[k], list) else model[k]!r}"
+        for k in ("embedding_channels", "decoder_widths", "decoder_blocks")
+        if k in model
+    )
     result = {k: v for k, v in (run.get("result") or {}).items() if isinstance(v, int | float | str)}
     data = config.get("data", {})
     source = (

@@ -81,3 +81,19 @@ def test_a_feature_prediction_card_builds_the_coders_it_describes():
     scope = {}
     exec("\n".join(code[:2]), scope)  # the import and the constructor (the third line loads the file)
     assert scope["model"].procedure.name == "I-I-PW"
+
+
+def test_a_section5_variant_card_builds_the_variant():
+    """A bottleneck or decoder variant's card names its embedding channels and decoder."""
+    from benchmark.export import model_card
+    from suites.plan import Planned, RunSpec
+
+    model = {"widths": [8, 8, 8, 8, 8], "expand": 1, "embedding_channels": 4, "decoder_widths": [16] * 5}
+    config = {"stage": "transfer", "model": model, "seed": 0, "data": {}}
+    run = {"_id": 3, "config": config, "result": {}, "info": {}}
+    card = model_card(Planned(RunSpec("transfer", "MIKE BTS 4×8×8", config)), run, "x", "embedded:/db")
+    code = re.search(r"```python\n(.*?)```", card, re.S)[1].splitlines()
+    scope = {}
+    exec("\n".join(code[:2]), scope)
+    assert scope["model"].embedding_channels == 4
+    assert scope["model"].decoder.specs[0].out_channels == 16

@@ -33,7 +33,8 @@ def deviations(
     if "losses" in suites:
         datasets = set(data.probes["dataset"])
         flags |= {f"no_{d}" for d in ("svhn", "stl10") if d not in datasets}
-    if any(f.startswith("suite:") and f[6:] in ("three", "eleven", "progressive") for f in flags):
+    mike_suites = ("three", "eleven", "progressive", "bottleneck", "decoder", "scaling", "sequential")
+    if any(f.startswith("suite:") and f[6:] in mike_suites for f in flags):
         flags.add("suite:single")  # the MIKE method choices apply to every MIKE suite
     items = [f"{e['paper']}: {e['text']}" for e in entries if e["when"] in flags]
     items += [mike_choices(setting, part) for setting, part in mike_settings]

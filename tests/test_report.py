@@ -19,6 +19,7 @@ from benchmark.report.claims import evaluate, load_claims
 from benchmark.report.data import load
 from benchmark.store import DB_NAME, RunStore, connect
 from mike.data.tasks import TASK_CODES
+from suites.registry import PAPER_SUITES
 from tests.helpers import mike_bench
 
 SECTIONS = [
@@ -51,8 +52,8 @@ def test_smoke_report_has_every_section_and_is_labelled(smoke_report):
     for section in SECTIONS:
         assert section in html and section in md, section
     assert "NOT a reproduction" in html and "NOT a reproduction" in md
-    for claim in load_claims():
-        assert claim["statement"] in md
+    for claim in load_claims():  # every claim of the suites `all` runs (Section 5's: tests/test_section5.py)
+        assert claim["statement"] in md or claim["suite"] not in PAPER_SUITES
     assert "substitute loss network" in md.lower()  # the substitution is marked
     assert "Figure 9 reproduction" in md  # the SVHN convergence runs, from their per-epoch val_loss
     assert re.search(r"\| simple CNN \| [0-9.]+ .*\| [0-9.]+ ", md)  # Table II's CNN row: LunarLander, SVHN

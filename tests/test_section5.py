@@ -293,9 +293,9 @@ def test_section5_suites_run_end_to_end_and_report(tmp_path):
         assert report.returncode == 0, report.stderr[-3000:]
     text = (tmp_path / "reports" / "latest" / "report.md").read_text()
     for heading in (
-        "size of the embedding space",
-        "decoder's capacity",
-        "from N teachers",
+        "the size of the embedding space",
+        "the decoder's capacity",
+        "transfer from N teachers",
         "sequential transfer",
     ):
         assert f"## MIKE Section 5: {heading}" in text

@@ -55,12 +55,17 @@ class CountedObserver(MongoObserver):
             return super().insert()
         counters = self.runs.database[COUNTERS]
         while True:
-            counter = counters.find_one_and_update(
-                {"_id": "runs"},
-                {"$inc": {"next": 1}},
-                upsert=True,
-                return_document=pymongo.ReturnDocument.AFTER,
-            )
+            try:
+                counter = counters.find_one_and_update(
+                    {"_id": "runs"},
+                    {"$inc": {"next": 1}},
+                    upsert=True,
+                    return_document=pymongo.ReturnDocument.AFTER,
+                )
+            except pymongo.errors.DuplicateKeyError:
+                counter = None  # two first upserts raced (MongoDB): the counter exists now, ask again
+            if counter is None:  # the same race as SecantusDB answers it: no document back
+                continue
             self.run_entry["_id"] = counter["next"]
             try:
                 self.runs.insert_one(self.run_entry)

@@ -12,6 +12,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from benchmark.report.step_memory import StepMemoryModel, teachers_per_sample  # noqa: E402
+
 N_TASKS = 11
 
 
@@ -73,7 +75,9 @@ def decoder_figure(averages: pd.DataFrame, order: list[str]) -> plt.Figure | Non
     return fig
 
 
-def scaling_figure(cost: pd.DataFrame, averages: pd.DataFrame, fit) -> plt.Figure | None:
+def scaling_figure(
+    cost: pd.DataFrame, averages: pd.DataFrame, fit: StepMemoryModel | None
+) -> plt.Figure | None:
     """Seconds and memory per step against N (log-log), and the 11-task average against N."""
     if cost.empty:
         return None
@@ -83,8 +87,16 @@ def scaling_figure(cost: pd.DataFrame, averages: pd.DataFrame, fit) -> plt.Figur
     mib = cost.assign(mib=cost["step_memory_bytes"] / 2**20)
     _mean_sd(m_ax, mib, "teachers", "mib", "step memory", color="#d62728")
     if fit is not None:
-        n = np.array(sorted(cost["teachers"].unique()), dtype=float)
-        m_ax.plot(n, (fit[0] + fit[1] * n) / 2**20, "--", color="grey", linewidth=0.8, label="linear fit")
+        points = cost.groupby("teachers")["tasks"].first().map(teachers_per_sample).sort_index()
+        modelled = [fit.predict(n, per_sample) / 2**20 for n, per_sample in points.items()]
+        m_ax.plot(
+            points.index,
+            modelled,
+            "--",
+            color="grey",
+            linewidth=0.8,
+            label="model (fixed + per teacher per sample + per teacher)",
+        )
     m_ax.set_ylabel("MiB a step holds (parameters, Adam, saved tensors)")
     for ax in (t_ax, m_ax):
         ax.set_xscale("log")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-import numpy as np
 import pandas as pd
 
 from benchmark.report import figures, section5_figures
@@ -14,6 +13,8 @@ from benchmark.report.claims.sequential import forgetting, forgetting_matrices, 
 from benchmark.report.data import ReportData
 from benchmark.report.document import Document
 from benchmark.report.format import ids_text, pm
+from benchmark.report.step_memory import StepMemoryModel, fit_step_memory
+from benchmark.report.variants import of_study
 from benchmark.store import RunStore
 from mike.data.tasks import TASK_CODES
 from mike.profiles import get_profile
@@ -37,8 +38,7 @@ def _bottleneck(doc: Document, data: ReportData, store: RunStore) -> None:
     task = get_profile(data.profile).suites.progressive_task
     doc.heading(f"MIKE Section 5: the size of the embedding space ({task} teacher)")
     contrasts = bottleneck_contrasts(data, store, DEFAULT_WINDOW, DEFAULT_MIN_POINTS)
-    d = data.section5_downstream
-    d = d[d["study"] == "bottleneck"] if not d.empty else d
+    d = of_study(data.section5_downstream, "bottleneck")
     averages = section5_figures.per_seed_average(d, ["embedding_channels", "schedule"]) if not d.empty else d
     fig = section5_figures.bottleneck_figure(contrasts, averages)
     if fig is not None:
@@ -82,8 +82,7 @@ def _bottleneck(doc: Document, data: ReportData, store: RunStore) -> None:
 def _decoder(doc: Document, data: ReportData) -> None:
     task = get_profile(data.profile).suites.progressive_task
     doc.heading(f"MIKE Section 5: the decoder's capacity ({task} teacher, all-layers uniform)")
-    d = data.section5_downstream
-    d = d[d["study"] == "decoder"] if not d.empty else d
+    d = of_study(data.section5_downstream, "decoder")
     if d.empty:
         doc.text("No decoder-study downstream runs.")
         return
@@ -120,23 +119,25 @@ def _decoder(doc: Document, data: ReportData) -> None:
     )
 
 
-def largest_fitting(cost: pd.DataFrame) -> tuple[tuple[float, float] | None, str]:
-    """A linear fit of step memory against N, and the largest N whose step fits in MEMORY_USE of the
-    device's memory (the fit is the model: each teacher adds its parameters and its saved tensors)."""
-    means = cost.groupby("teachers")["step_memory_bytes"].mean()
-    if len(means) < 2:
-        return None, "needs step costs at two or more N"
-    slope, intercept = np.polyfit(means.index.to_numpy(float), means.to_numpy(float), 1)
+def largest_fitting(cost: pd.DataFrame) -> tuple[StepMemoryModel | None, str]:
+    """The step-memory model fitted to the step costs, and the largest N whose step fits in MEMORY_USE of
+    the device's memory, with replicas spread over the 11 tasks."""
+    model = fit_step_memory(cost)
+    if model is None:
+        return None, "needs step costs at three or more N"
     total = float(cost["machine_memory_bytes"].max())
-    if slope <= 0:
-        return (intercept, slope), "memory does not grow with N here"
-    n_max = int((MEMORY_USE * total - intercept) // slope)
-    devices = ", ".join(sorted(set(cost["device"].dropna())))
-    text = (
-        f"{slope / 2**20:.1f} MiB per teacher, {intercept / 2**20:.0f} MiB at N = 0: about {n_max:,} "
-        f"teachers fit in {MEMORY_USE:.0%} of this device's {total / 2**30:.0f} GiB ({devices})"
+    n_max = model.largest_fitting(MEMORY_USE * total, len(TASK_CODES))
+    terms = (
+        f"{model.fixed / 2**20:.0f} MiB fixed + {model.per_teacher_per_sample / 2**20:.1f} MiB per teacher "
+        f"a sample runs through + {model.per_teacher / 2**20:.2f} MiB per teacher"
     )
-    return (intercept, slope), text
+    if n_max is None:
+        return model, f"memory does not grow with N here ({terms})"
+    devices = ", ".join(sorted(set(cost["device"].dropna())))
+    return model, (
+        f"{terms}: about {n_max:,} teachers ({n_max / len(TASK_CODES):,.0f} per task) fit in "
+        f"{MEMORY_USE:.0%} of this device's {total / 2**30:.0f} GiB ({devices})"
+    )
 
 
 def _scaling(doc: Document, data: ReportData) -> None:

@@ -29,3 +29,8 @@ def paper_topology(frame: pd.DataFrame) -> pd.Series:
         & (frame["decoder_variant"] == "mirror")
         & (frame["n_teachers"] <= 11)
     )
+
+
+def of_study(frame: pd.DataFrame, study: str) -> pd.DataFrame:
+    """The rows a Section 5 study made (its `study` mark); an empty frame stays empty."""
+    return frame[frame["study"] == study] if not frame.empty else frame

@@ -20,6 +20,7 @@ from benchmark.report.claims.common import SeedTest, Verdict, ids, judge, no_dat
 from benchmark.report.claims.instability import DEFAULT_MIN_POINTS, DEFAULT_WINDOW, contrasts
 from benchmark.report.data import ReportData
 from benchmark.report.stats import ALPHA, one_sided_p
+from benchmark.report.variants import of_study
 from mike.data.tasks import TASK_CODES
 from mike.profiles import get_profile
 
@@ -84,10 +85,7 @@ def s5_bottleneck_instability(claim, data: ReportData, store) -> Verdict:
 def decoder_averages(data: ReportData) -> pd.DataFrame:
     """11-task average normalised IoU per (seed, decoder variant, downstream decoder mode) of the decoder
     study (its MIKE encoders from the progressive task's teacher); a seed missing a task: nan."""
-    d = data.section5_downstream
-    if d.empty:
-        return pd.DataFrame()
-    d = d[d["study"] == "decoder"]
+    d = of_study(data.section5_downstream, "decoder")
     if d.empty:
         return pd.DataFrame()
     g = d.groupby(["seed", "decoder_variant", "decoder"])["value"]
@@ -119,8 +117,7 @@ def s5_decoder_mirror_best(claim, data: ReportData, store) -> Verdict:
     if not others:
         return no_data(claim, "no decoder variant besides the mirror")
     tests = [SeedTest(f"mirror − {v}", table[("mirror", "fresh")] - table[(v, "fresh")]) for v in others]
-    d = data.section5_downstream
-    return judge(claim, tests, ids(d[d["study"] == "decoder"]))
+    return judge(claim, tests, ids(of_study(data.section5_downstream, "decoder")))
 
 
 def s5_decoder_absorbs(claim, data: ReportData, store) -> Verdict:
@@ -140,5 +137,4 @@ def s5_decoder_absorbs(claim, data: ReportData, store) -> Verdict:
     note = "gap = finetune − fresh, 11-task average: " + ", ".join(
         f"{v} {gap[v].mean():.3g}" for v in ["mirror", *larger]
     )
-    d = data.section5_downstream
-    return judge(claim, tests, ids(d[d["study"] == "decoder"]), note=note)
+    return judge(claim, tests, ids(of_study(data.section5_downstream, "decoder")), note=note)

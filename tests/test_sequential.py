@@ -80,20 +80,22 @@ def gs(tmp_path_factory):
 SEQUENCE = list(TASK_CODES)
 
 
-def _sequential_runs(gs, seeds, drop: dict):
+def _sequential_runs(gs, seeds, drop: dict, sequence=SEQUENCE, variants=("naive", "EWC", "stiff")):
     """Forgetting matrices: a task reads 0.6 right after its teacher and loses drop[variant] by the end
     (linearly over the later steps); tasks not yet learned read 0.3."""
+    lambdas = {"naive": 0.0, "EWC": 100.0, "stiff": 1e4}
     for seed in seeds:
         teacher = teachers(gs, "small", seed)
-        for variant, lam in (("naive", 0.0), ("EWC", 100.0), ("stiff", 1e4)):
-            previous = None
-            for k, task in enumerate(SEQUENCE):
-                config = {"tasks": [task], "sequence": SEQUENCE, "step": k, "teachers": [teacher[task]]}
+        for variant in variants:
+            previous, lam = None, lambdas[variant]
+            for k, task in enumerate(sequence):
+                config = {"tasks": [task], "sequence": sequence, "step": k, "teachers": [teacher[task]]}
                 config |= {"previous": previous, "ewc_lambda": lam, "data": SYNTHETIC, "train": TRAIN}
                 enc = gs.add("sequential", "small", seed, config, {"seconds_per_step": 0.1})
                 previous = enc
-                for j, target in enumerate(TASK_CODES):
-                    later = (k - j) / max(len(SEQUENCE) - 1 - j, 1)
+                order = sequence + [t for t in TASK_CODES if t not in sequence]
+                for j, target in enumerate(order):
+                    later = (k - j) / max(len(sequence) - 1 - j, 1)
                     learned = 0.3 if variant == "stiff" and j > 0 else 0.6  # too stiff to learn more
                     value = 0.3 if j > k else learned - drop.get(variant, 0.0) * later
                     value += noise(0.005, variant, k, j, seed)
@@ -120,3 +122,20 @@ def test_sequential_claims(gs, claim, drop, seeds, expected):
     assert verdict.n_seeds == len(seeds)
     if claim == "mike-s5-ewc-mitigates":  # the stiff λ forgets nothing, learns nothing: never counted
         assert "too stiff to learn" in verdict.measured and "EWC λ=10000" in verdict.measured
+
+
+def test_runs_of_another_sequence_never_mix_into_the_profiles(gs):
+    # The profile's sequence (all 11) remembers; a stray chain with an overridden, shorter sequence forgets
+    # badly. Its steps hold other teachers, so the verdict is the profile sequence's alone.
+    _sequential_runs(gs.reset(), (0, 1, 2), {"naive": 0.0})
+    _sequential_runs(gs, (0, 1, 2), {"naive": 0.4}, sequence=["PHB", "DCH", "CTB"], variants=("naive",))
+    verdict = gs.verdict("mike-s5-sequential-forgets")
+    assert verdict.verdict == "fails", verdict.measured
+
+
+def test_a_store_with_only_an_overridden_sequence_is_judged_on_it(gs):
+    _sequential_runs(
+        gs.reset(), (0, 1, 2), {"naive": 0.3}, sequence=["CTB", "PHB", "DCH"], variants=("naive",)
+    )
+    verdict = gs.verdict("mike-s5-sequential-forgets")
+    assert verdict.verdict == "holds", verdict.measured

@@ -117,8 +117,10 @@ def load(store: RunStore, profile: str) -> ReportData:
             "model": "$config.model",
             # sequential transfer (Section 5): its place in the sequence and the EWC weight
             "step": "$config.step",
+            "sequence": "$config.sequence",
             "ewc_lambda": "$config.ewc_lambda",
             "seconds_per_step": "$result.seconds_per_step",
+            "runs_at_once": "$info.runs_at_once",
             "ewc_bytes": "$result.ewc_bytes",
             "autoencoder_bytes": "$result.autoencoder_bytes",
             "teacher_bytes": "$result.teacher_bytes",
@@ -156,6 +158,9 @@ def load(store: RunStore, profile: str) -> ReportData:
                 "decoder_variant": encoders["decoder_variant"],
                 "encoder_steps": encoders["steps"],
                 "encoder_step": encoders["step"],
+                "encoder_sequence": encoders["sequence"].map(
+                    lambda tasks: "+".join(tasks) if isinstance(tasks, list) else None
+                ),
                 "ewc_lambda": encoders["ewc_lambda"],
             }
         )

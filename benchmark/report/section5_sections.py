@@ -9,7 +9,7 @@ import pandas as pd
 from benchmark.report import figures, section5_figures
 from benchmark.report.claims.instability import DEFAULT_MIN_POINTS, DEFAULT_WINDOW
 from benchmark.report.claims.section5 import bottleneck_contrasts, capacity
-from benchmark.report.claims.sequential import forgetting, forgetting_matrices, variant_name
+from benchmark.report.claims.sequential import forgetting, forgetting_matrices, studied_sequence, variant_name
 from benchmark.report.data import ReportData
 from benchmark.report.document import Document
 from benchmark.report.format import ids_text, pm
@@ -203,7 +203,7 @@ def _scaling(doc: Document, data: ReportData) -> None:
 
 def _sequential(doc: Document, data: ReportData) -> None:
     profile = get_profile(data.profile)
-    sequence = list(profile.section5.sequential_tasks)
+    sequence = studied_sequence(data)
     doc.heading(f"MIKE Section 5: sequential transfer, {' → '.join(sequence)}")
     rows = forgetting_matrices(data)
     columns = sequence + [t for t in TASK_CODES if t not in sequence]
@@ -220,6 +220,7 @@ def _sequential(doc: Document, data: ReportData) -> None:
             "sequence, mean over seeds (the sequence's tasks first).",
         )
     seq = data.sequential
+    seq = seq[seq["sequence"].map(lambda tasks: list(tasks) == sequence)] if not seq.empty else seq
     table = []
     for variant, g in sorted(rows.groupby("variant"), key=lambda vg: vg[0] != "naive"):
         final = g[g["step"] == len(sequence) - 1]
@@ -249,6 +250,7 @@ def _sequential(doc: Document, data: ReportData) -> None:
             & (d["embedding_channels"] == 2)
             & (d["decoder_variant"] == "mirror")
             & (d["encoder_steps"] == profile.transfer.steps)
+            & (d["decoder"] == "fresh")
         ]
         if not d.empty
         else d
@@ -266,5 +268,16 @@ def _sequential(doc: Document, data: ReportData) -> None:
         table,
         f"± sd over seeds. Each step trains {profile.transfer.steps} batches on its teacher; EWC's Fisher "
         f"from {profile.section5.fisher_samples} query images per teacher. The joint transfer holds every "
-        "teacher at once.",
+        "teacher at once." + _shared_machine(seq),
+    )
+
+
+def _shared_machine(steps: pd.DataFrame) -> str:
+    """A caption's warning when step times were taken beside other runs (a pool of workers)."""
+    shared = steps[steps["runs_at_once"].fillna(1) > 1] if not steps.empty else steps
+    if shared.empty:
+        return ""
+    return (
+        f" {len(shared)} of {len(steps)} steps shared the machine with other runs (up to "
+        f"{int(shared['runs_at_once'].max())} at once): their seconds per step are indicative only."
     )

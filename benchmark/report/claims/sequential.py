@@ -21,12 +21,26 @@ from benchmark.report.data import ReportData
 from mike.profiles import get_profile
 
 
+def studied_sequence(data: ReportData) -> list[str]:
+    """The sequence the report judges: the profile's, when the store holds its runs; else the sequence
+    with the most downstream runs (one run with an overridden `section5.sequential_tasks`). Runs of
+    different sequences never mix: their steps hold different teachers."""
+    default = list(get_profile(data.profile).section5.sequential_tasks)
+    d = data.section5_downstream
+    if d.empty or "encoder_sequence" not in d:
+        return default
+    counts = d.loc[d["kind"] == "sequential", "encoder_sequence"].value_counts()
+    if counts.empty or "+".join(default) in counts.index:
+        return default
+    return str(counts.index[0]).split("+")
+
+
 def forgetting_matrices(data: ReportData) -> pd.DataFrame:
-    """Rows of the sequential study's downstream runs: seed, variant ('naive' / 'EWC'), step, task, value."""
+    """Rows of the studied sequence's downstream runs: seed, variant ('naive' / 'EWC'), step, task, value."""
     d = data.section5_downstream
     if d.empty or "kind" not in d:
         return pd.DataFrame(columns=["seed", "variant", "step", "task", "value", "run_id"])
-    d = d[d["kind"] == "sequential"]
+    d = d[(d["kind"] == "sequential") & (d["encoder_sequence"] == "+".join(studied_sequence(data)))]
     variant = d["ewc_lambda"].fillna(0).map(variant_name)
     return d.assign(variant=variant, step=d["encoder_step"].astype(int))[
         ["seed", "variant", "step", "task", "value", "run_id"]
@@ -63,9 +77,8 @@ def forgetting(rows: pd.DataFrame, sequence: list[str]) -> pd.Series:
 
 
 def _by_variant(data: ReportData) -> tuple[dict[str, pd.DataFrame], pd.DataFrame, list[str]]:
-    sequence = list(get_profile(data.profile).section5.sequential_tasks)
     rows = forgetting_matrices(data)
-    return dict(list(rows.groupby("variant"))), rows, sequence
+    return dict(list(rows.groupby("variant"))), rows, studied_sequence(data)
 
 
 def s5_sequential_forgets(claim, data: ReportData, store) -> Verdict:

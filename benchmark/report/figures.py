@@ -11,7 +11,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-from benchmark.report.data import ReportData, layer_curves, single_teacher  # noqa: E402
+from benchmark.report.curves import layer_curves  # noqa: E402
+from benchmark.report.data import ReportData, single_teacher  # noqa: E402
 from mike.data.tasks import TASK_CODES  # noqa: E402
 
 sns.set_theme(style="whitegrid", context="paper")

@@ -29,7 +29,8 @@ from benchmark.report.claims.common import (
     min_seeds,
     no_data,
 )
-from benchmark.report.data import ReportData, metric_series
+from benchmark.report.curves import metric_series
+from benchmark.report.data import ReportData
 from mike.featpred.procedure_table import PROCEDURES
 
 NO_RUNS = "no convergence runs (SVHN, z = 64, patience 15); the suite plans them only with --svhn-root"

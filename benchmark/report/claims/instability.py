@@ -22,7 +22,8 @@ import numpy as np
 import pandas as pd
 
 from benchmark.report.claims.common import INCONCLUSIVE, SeedTest, Verdict, judge, no_data
-from benchmark.report.data import ReportData, layer_curves
+from benchmark.report.curves import layer_curves
+from benchmark.report.data import ReportData
 from mike.schedules import active_layer
 
 NONFINITE_INSTABILITY = 10.0  # log units: e^10 above the rolling median

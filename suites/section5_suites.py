@@ -9,6 +9,7 @@ them in.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 from mike.data.tasks import TASK_CODES
@@ -145,7 +146,19 @@ def sequential(profile: Profile, seeds: list[int], coco_root: Path | None) -> li
             if paper
             else _downstream(profile, joint, teachers, seed, data, "sequential")
         )
+        # A second joint reference as long as the whole sequence: the sequence trains `transfer.steps` per
+        # teacher, so only this one compares at equal batches.
+        # (Study-marked: a transfer of the paper's topology but not of its length stays out of its figures.)
+        long = transfer_run(sequence_length(profile), [teachers[t] for t in tasks], "uniform", seed, data)
+        joint_long = _studied(long, "sequential")
+        roots += [joint_long, *_downstream(profile, joint_long, teachers, seed, data, "sequential")]
     return flatten(roots)
+
+
+def sequence_length(profile: Profile) -> Profile:
+    """The profile whose transfer is as long as the whole sequential transfer (every step's batches)."""
+    steps = len(profile.section5.sequential_tasks) * profile.transfer.steps
+    return replace(profile, transfer=replace(profile.transfer, steps=steps))
 
 
 SUITES = {"bottleneck": bottleneck, "decoder": decoder, "scaling": scaling, "sequential": sequential}

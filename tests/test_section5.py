@@ -268,6 +268,20 @@ def test_section5_runs_stay_out_of_the_papers_figures(gs):
     assert len(data.section5_downstream) == len(MODELS) * len(TASK_CODES) * 2
 
 
+def test_a_study_marked_transfer_of_the_papers_topology_stays_out_of_its_figures(gs):
+    # The sequential study's joint reference as long as the whole sequence has the paper's topology but
+    # not its length: unmarked, it would become a setting of Figures 3–6 of its own.
+    from benchmark.report.data import load
+
+    teacher = teachers(gs.reset(), "small", 0)
+    model = {"widths": list(SMALL.autoencoder_widths), "expand": 1}
+    config = {"tasks": ["PHB", "DCH"], "schedule": "uniform", "data": SYNTHETIC, "model": model}
+    config |= {"teachers": [teacher["PHB"], teacher["DCH"]], "train": {**TRAIN, "steps": 2 * TRAIN["steps"]}}
+    gs.add("transfer", "small", 0, {**config, "study": "sequential"})
+    data = load(gs.flush(), "small")
+    assert data.transfer.empty and len(data.section5_transfer) == 1
+
+
 def test_section5_suites_run_end_to_end_and_report(tmp_path):
     """`mike-bench suite section5` (smoke, trimmed) against a MongoDB-protocol server, then `report`: every
     run COMPLETED, the step costs ran alone, and the report has each study's section and claim rows."""
@@ -301,3 +315,5 @@ def test_section5_suites_run_end_to_end_and_report(tmp_path):
         assert f"## MIKE Section 5: {heading}" in text
     for source in ("suite bottleneck", "suite decoder", "suite sequential"):
         assert f"Section 5 (hypothesis), {source}" in text
+    # the sequential table's two joint references: as long as one step, and as the whole sequence
+    assert "joint (all at once), 4 batches" in text and "as many batches as the sequence, 8 batches" in text

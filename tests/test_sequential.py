@@ -64,10 +64,15 @@ def test_sequential_plan_chains_each_step_on_the_previous_one():
             assert after.spec.config["previous"] == before.spec.hash and before in after.deps
         assert ("fisher_samples" in chain[0].spec.config) == (lam > 0)
     eleven = {p.spec.hash for p in build_plan("eleven", SMALL, [0], SuitePaths())}
-    joint = [p for p in plan if p.spec.stage == "transfer"]
-    assert len(joint) == 1 and joint[0].spec.hash in eleven  # the joint reference: eleven's encoder
+    joint = sorted(
+        (p for p in plan if p.spec.stage == "transfer"), key=lambda p: p.spec.config["train"]["steps"]
+    )
+    assert len(joint) == 2 and joint[0].spec.hash in eleven  # the joint reference: eleven's encoder
+    # ... and one as long as the whole sequence (every step's batches), for a comparison at equal batches
+    assert joint[1].spec.config["train"]["steps"] == len(sequence) * joint[0].spec.config["train"]["steps"]
+    assert joint[1].spec.config["tasks"] == sequence and joint[1].spec.hash not in eleven
     downstream = [p for p in plan if p.spec.stage == "downstream" and p.spec.hash not in eleven]
-    assert len(downstream) == len(lambdas) * len(sequence) * len(TASK_CODES)
+    assert len(downstream) == (len(lambdas) * len(sequence) + 1) * len(TASK_CODES)
     assert {p.spec.config["study"] for p in downstream} == {"sequential"}
 
 

@@ -118,6 +118,7 @@ def load(store: RunStore, profile: str) -> ReportData:
             # sequential transfer (Section 5): its place in the sequence and the EWC weight
             "step": "$config.step",
             "sequence": "$config.sequence",
+            "study": "$config.study",
             "ewc_lambda": "$config.ewc_lambda",
             "seconds_per_step": "$result.seconds_per_step",
             "runs_at_once": "$info.runs_at_once",
@@ -218,7 +219,8 @@ def load(store: RunStore, profile: str) -> ReportData:
     )
     section5_transfer = encoders[encoders["stage"] == "transfer"] if not encoders.empty else encoders
     sequential = encoders[encoders["stage"] == "sequential"] if not encoders.empty else encoders
-    transfer = section5_transfer[paper_topology(section5_transfer)] if not encoders.empty else encoders
+    paper_transfer = paper_topology(section5_transfer) & section5_transfer["study"].isna()
+    transfer = section5_transfer[paper_transfer] if not encoders.empty else encoders
     transfer_cost = _frame(
         store,
         {**base, "config.stage": "transfer_cost"},

@@ -31,10 +31,10 @@ SECTION5_SUITES = ("bottleneck", "decoder", "scaling", "sequential")
 REPLICA_SEED_STRIDE = 1000  # replica r of a task's teacher trains with seed 1000·r + the teachers' seed
 
 
-def _studied(planned: Planned, study: str) -> Planned:
-    """The same downstream run, marked as this study's (its own config)."""
+def _studied(planned: Planned, study: str, label: str | None = None) -> Planned:
+    """The same run, marked as this study's (its own config), optionally under its own label."""
     config = {**planned.spec.config, "study": study}
-    return Planned(type(planned.spec)(planned.spec.stage, planned.spec.label, config), planned.deps)
+    return Planned(type(planned.spec)(planned.spec.stage, label or planned.spec.label, config), planned.deps)
 
 
 def _downstream(profile, encoder, teachers, seed, data, study: str, decoder: str | None = None):
@@ -150,7 +150,8 @@ def sequential(profile: Profile, seeds: list[int], coco_root: Path | None) -> li
         # teacher, so only this one compares at equal batches.
         # (Study-marked: a transfer of the paper's topology but not of its length stays out of its figures.)
         long = transfer_run(sequence_length(profile), [teachers[t] for t in tasks], "uniform", seed, data)
-        joint_long = _studied(long, "sequential")
+        label = long.spec.label.replace(" seed ", f" {long.spec.config['train']['steps']} batches seed ")
+        joint_long = _studied(long, "sequential", label)
         roots += [joint_long, *_downstream(profile, joint_long, teachers, seed, data, "sequential")]
     return flatten(roots)
 

@@ -147,21 +147,9 @@ def _scaling(doc: Document, data: ReportData) -> None:
     d = data.section5_downstream
     parts = []
     for n in sorted(set(cost["teachers"].dropna().astype(int))) if not cost.empty else []:
-        tasks = "+".join(t for t, _ in scaling_tasks(profile, n))
-        mine = (
-            d[
-                (d["kind"] == "MIKE")
-                & (d["schedule"] == "uniform")
-                & (d["encoder_tasks"] == tasks)
-                & (d["embedding_channels"] == 2)
-                & (d["decoder_variant"] == "mirror")
-                & (d["decoder"] == "fresh")
-                & (d["encoder_steps"] == profile.transfer.steps)
-                & (d["study"].isna() | (d["study"] == "scaling"))
-            ]
-            if not d.empty
-            else d
-        )
+        tasks = [t for t, _ in scaling_tasks(profile, n)]
+        mine = _uniform_mirror_downstream(d, tasks, profile.transfer.steps)
+        mine = mine[mine["study"].isna() | (mine["study"] == "scaling")] if not mine.empty else mine
         if not mine.empty:
             parts.append(mine.assign(n_teachers=n))
     downstream = pd.concat(parts) if parts else pd.DataFrame()
@@ -244,7 +232,7 @@ def _sequential(doc: Document, data: ReportData) -> None:
         (profile.transfer.steps, "joint (all at once)"),
         (len(sequence) * profile.transfer.steps, "joint, as many batches as the sequence"),
     ):
-        joint = _joint_downstream(data.section5_downstream, sequence, batches)
+        joint = _uniform_mirror_downstream(data.section5_downstream, sequence, batches)
         if not joint.empty:
             row = [f"{name}, {batches} batches", pm(joint.groupby("seed")["value"].mean()), "—", "—", "—"]
             table.append(row)
@@ -264,13 +252,14 @@ def _sequential(doc: Document, data: ReportData) -> None:
     )
 
 
-def _joint_downstream(d: pd.DataFrame, sequence: list[str], steps: int) -> pd.DataFrame:
-    """Downstream runs of the joint MIKE transfer (uniform, paper topology) from the sequence's teachers."""
+def _uniform_mirror_downstream(d: pd.DataFrame, tasks: list[str], steps: int) -> pd.DataFrame:
+    """Fresh-decoder downstream runs of the MIKE transfer (uniform, paper topology) from these teachers,
+    trained this many steps: the sequential study's joint references and the scaling study's encoders."""
     if d.empty:
         return d
     return d[
         (d["kind"] == "MIKE")
-        & (d["encoder_tasks"] == "+".join(sequence))
+        & (d["encoder_tasks"] == "+".join(tasks))
         & (d["schedule"] == "uniform")
         & (d["embedding_channels"] == 2)
         & (d["decoder_variant"] == "mirror")

@@ -219,8 +219,11 @@ def load(store: RunStore, profile: str) -> ReportData:
     )
     section5_transfer = encoders[encoders["stage"] == "transfer"] if not encoders.empty else encoders
     sequential = encoders[encoders["stage"] == "sequential"] if not encoders.empty else encoders
-    paper_transfer = paper_topology(section5_transfer) & section5_transfer["study"].isna()
-    transfer = section5_transfer[paper_transfer] if not encoders.empty else encoders
+    transfer = (  # the paper's figures: its topology, and no Section 5 study's own reference runs
+        section5_transfer[paper_topology(section5_transfer) & section5_transfer["study"].isna()]
+        if not encoders.empty
+        else encoders
+    )
     transfer_cost = _frame(
         store,
         {**base, "config.stage": "transfer_cost"},

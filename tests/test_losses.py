@@ -109,24 +109,30 @@ def test_segmentation_loss_hand_computed():
     assert segmentation_loss(logits, masks).item() == pytest.approx(bce + dice, rel=1e-6)
 
 
-def test_stacked_teachers_give_the_routed_loss_record_and_gradient():
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
+def test_stacked_teachers_give_the_routed_loss_record_and_gradient(layout):
+    """Also with teachers and images in channels-last layout, as `prepare` puts them on every device."""
     torch.manual_seed(0)
     from mike.models.stacked import StackedTeachers
 
-    teachers = [Segmenter((8, 8, 8, 8), 1).freeze() for _ in range(4)]
+    teachers = [Segmenter((8, 8, 8, 8), 1).freeze().to(memory_format=layout) for _ in range(4)]
     for t in teachers:  # running statistics unlike the initial ones: eval-mode BatchNorm must use each
         for m in t.modules():
             if isinstance(m, torch.nn.BatchNorm2d):
                 m.running_mean.uniform_(-0.5, 0.5)
                 m.running_var.uniform_(0.5, 2.0)
-    x = torch.rand(7, 3, 64, 64)
+    x = torch.rand(7, 3, 64, 64).contiguous(memory_format=layout)
     membership = torch.zeros(7, 4, dtype=torch.bool)
     membership[torch.arange(7), torch.tensor([0, 0, 0, 1, 2, 2, 0])] = True  # teacher 3 has none
+    stacked = StackedTeachers(teachers)
+    # vmap cannot answer CUDA batch norm's "contiguous in channels-last?": the ensemble keeps the standard one
+    assert all(v.is_contiguous() for v in [*stacked.params.values(), *stacked.buffers.values()])
     w = tuple(tuple((k + 1) / 400 for k in range(18)) for _ in range(4))
     weights = LossWeights(0.0, w)
     grads, results = [], []
-    for routing, ensemble in (("routed", teachers), ("stacked", StackedTeachers(teachers))):
-        x_bar = torch.rand(7, 3, 64, 64, generator=torch.Generator().manual_seed(1)).requires_grad_()
+    for routing, ensemble in (("routed", teachers), ("stacked", stacked)):
+        x_bar = torch.rand(7, 3, 64, 64, generator=torch.Generator().manual_seed(1))
+        x_bar = x_bar.contiguous(memory_format=layout).requires_grad_()
         loss, record = mike_loss(ensemble, x, x_bar, membership, weights, routing=routing)
         loss.backward()
         grads.append(x_bar.grad)

@@ -35,8 +35,10 @@ class StackedTeachers:
             raise ValueError("stacked teachers must share one topology")
         wrapped = [_Features(t.freeze()) for t in teachers]
         params, buffers = stack_module_state(wrapped)
-        self.params = {k: v.detach() for k, v in params.items()}  # frozen: no parameter gradients
-        self.buffers = buffers
+        # Frozen (no parameter gradients), and in the standard layout: under vmap, CUDA's batch norm asks a
+        # channels-last tensor whether it is contiguous in that layout, which vmap does not implement.
+        self.params = {k: v.detach().contiguous() for k, v in params.items()}
+        self.buffers = {k: v.contiguous() for k, v in buffers.items()}
         self.base = copy.deepcopy(wrapped[0]).to("meta").eval()
         self.layer_names = teachers[0].layer_names
         self.count = len(teachers)
@@ -75,6 +77,7 @@ class StackedTeachers:
         params = {k: v[chosen.to(v.device)] for k, v in self.params.items()}
         buffers = {k: v[chosen.to(v.device)] for k, v in self.buffers.items()}
         index, valid = index.to(x.device), valid.to(x.device)
-        errors = vmap(self._errors_of_one)(params, buffers, x[index], x_bar[index])  # A×L×width
+        x, x_bar = x[index].contiguous(), x_bar[index].contiguous()  # A×width×C×H×W, standard layout
+        errors = vmap(self._errors_of_one)(params, buffers, x, x_bar)  # A×L×width
         mask = valid[:, None, :].to(errors.dtype)
         return (errors * mask).sum(-1) / valid.sum(-1, keepdim=True).to(errors.dtype), active

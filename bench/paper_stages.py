@@ -20,6 +20,7 @@ import dataclasses
 import platform
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 import torch
@@ -35,6 +36,7 @@ from mike.training.downstream import embed, train_decoder
 from mike.training.specs import ExecutionSpec
 from mike.training.teacher import evaluate_segmenter, train_teacher
 from mike.training.transfer import QuerySet, train_mike, train_pixelwise
+from suites.registry import SuitePaths, build_plan
 
 STAGES = ("teacher", "transfer", "baseline", "downstream")
 VARIANTS = {
@@ -117,14 +119,18 @@ def main() -> None:
     )
     teacher = Segmenter(profile.segmenter_widths, profile.segmenter_expand).freeze()
     data = (random_task(n_train, 0), random_task(n_test, 1), teacher)
-    counts = {"teacher": 11, "transfer": 11, "baseline": 11, "downstream": 242}  # `suite single`, one seed
-    data_s, scale = dataset_seconds(profile, args.instances) if args.instances else (0.0, 0.0)
-    data_total = data_s * scale * 11  # one task's splits ×11 tasks (generation is shared: an upper bound)
-    print(
-        f"dataset: {data_s:.1f} s at {args.instances} instances per class → ×{scale:.0f} ×11 tasks ≈ "
-        f"{data_total / 60:.1f} min (upper bound)",
-        flush=True,
-    )
+    plan = build_plan("single", profile, None, SuitePaths())  # the suite's own runs, one seed
+    counts = Counter(p.spec.stage for p in plan)
+    tasks = counts["dataset"] // 2  # a train and a test split per task
+    data_total = 0.0
+    if args.instances:
+        data_s, scale = dataset_seconds(profile, args.instances)
+        data_total = data_s * scale * tasks  # one task's splits × tasks (generation is shared: upper bound)
+        print(
+            f"dataset: {data_s:.1f} s at {args.instances} instances per class → ×{scale:.0f} "
+            f"×{tasks} tasks ≈ {data_total / 60:.1f} min (upper bound)",
+            flush=True,
+        )
     print("\nvariant  stage       s/step   fixed s  paper steps  runs  suite h")
     for variant in args.variants:
         execution = VARIANTS[variant]

@@ -1,5 +1,7 @@
 """LunarLander collection, SVHN / STL-10 local files, the epoch loop with early stopping, probe selection."""
 
+import io
+
 import numpy as np
 import pytest
 import torch
@@ -155,3 +157,50 @@ def test_probe_architectures_and_selection():
     assert out["selected"] == val.index(min(val))
     assert out["test_metric"] == out["probes"][out["selected"]]["test_metric"]
     assert out["test_metric"] < 0.1 < out["constant_metric"]  # far better than guessing the mean
+
+
+class _MemoryCheckpointer:
+    """Keeps the newest checkpoint as bytes, as the run store does: later steps cannot change a saved one."""
+
+    def __init__(self):
+        self.saved: bytes | None = None
+
+    def load(self):
+        return None if self.saved is None else torch.load(io.BytesIO(self.saved), weights_only=False)
+
+    def save(self, state):
+        buffer = io.BytesIO()
+        torch.save(state, buffer)
+        self.saved = buffer.getvalue()
+
+
+@pytest.mark.parametrize("target", [2.5, 9.0], ids=["best-before-the-stop", "best-after-the-resume"])
+def test_a_stopped_and_resumed_fit_ends_with_the_uninterrupted_weights(target):
+    spec = EpochSpec(max_epochs=6, patience=6, batch_size=4, lr=0.5, checkpoint_every=1)
+
+    def fresh():
+        model = torch.nn.Module()
+        model.w = torch.nn.Parameter(torch.zeros(()))
+        return model
+
+    def loss_of(model):  # w climbs towards 10; validation prefers w near `target`
+        return lambda idx: (model.w - 10.0) ** 2 if model.training else (model.w - target).abs()
+
+    whole = fresh()
+    expected = fit_epochs(whole, loss_of(whole), 20, spec, seed=0)
+
+    class Stop(Exception):
+        pass
+
+    def stop_at_3(epoch, metrics):
+        if epoch == 3:
+            raise Stop
+
+    checkpoints, first = _MemoryCheckpointer(), fresh()
+    with pytest.raises(Stop):
+        fit_epochs(first, loss_of(first), 20, spec, seed=0, on_epoch=stop_at_3, checkpointer=checkpoints)
+    second = fresh()
+    history = fit_epochs(second, loss_of(second), 20, spec, seed=0, checkpointer=checkpoints)
+    assert history.best_epoch == expected.best_epoch and history.val_loss == expected.val_loss
+    assert (expected.best_epoch < 3) == (target == 2.5)  # the two cases are the two cases
+    assert second.w.item() == whole.w.item()  # the best epoch's weights, whether saved before or after

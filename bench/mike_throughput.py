@@ -143,6 +143,9 @@ def main() -> None:
             f"{config:22s} {r['images_per_s']:9.1f} images/s   peak {r['peak_bytes'] / 2**20:8.0f} MiB",
             flush=True,
         )
+    if "transfer-1-routed" not in results or "teacher" not in results:
+        print("\nno ratios: the teacher or the 1-teacher routed transfer (their base) failed")
+        return
     base = results["transfer-1-routed"]["images_per_s"]
     header = "  ".join(f"{r:>8s} img/s, x, MiB" for r in routings)
     print(f"\nteachers  {header}   (x: time per image vs 1 teacher routed)")

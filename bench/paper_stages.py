@@ -24,10 +24,11 @@ from collections import Counter
 from pathlib import Path
 
 import torch
+from mike_throughput import fake_task  # bench/ is on the path when a bench script runs
 
 from mike.data.synthetic_coco import generate_synthetic_coco
 from mike.data.tasks import get_task
-from mike.data.tri_class import TriClassData, build_tri_class, coco_paths, load_coco
+from mike.data.tri_class import build_tri_class, coco_paths, load_coco
 from mike.models.autoencoder import Autoencoder
 from mike.models.segmenter import Segmenter
 from mike.profiles import Profile, get_profile
@@ -44,12 +45,6 @@ VARIANTS = {
     "bf16": ExecutionSpec(precision="bf16"),
     "compile": ExecutionSpec(compile=True),
 }
-
-
-def random_task(n: int, seed: int) -> TriClassData:
-    g = torch.Generator().manual_seed(seed)
-    images = torch.randint(0, 256, (n, 3, 64, 64), dtype=torch.uint8, generator=g)
-    return TriClassData("bench", "train", images, torch.rand(n, 3, 64, 64, generator=g) > 0.7)
 
 
 def run_stage(stage: str, profile: Profile, steps: int, data, device: str, execution: ExecutionSpec) -> float:
@@ -118,7 +113,7 @@ def main() -> None:
         flush=True,
     )
     teacher = Segmenter(profile.segmenter_widths, profile.segmenter_expand).freeze()
-    data = (random_task(n_train, 0), random_task(n_test, 1), teacher)
+    data = (fake_task(n_train, 0), fake_task(n_test, 1), teacher)
     plan = build_plan("single", profile, None, SuitePaths())  # the suite's own runs, one seed
     counts = Counter(p.spec.stage for p in plan)
     tasks = counts["dataset"] // 2  # a train and a test split per task

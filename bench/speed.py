@@ -12,6 +12,8 @@ Sections (each prints a table, with "before → after" and the ratio where a com
 - teachers: MIKE transfer step time with 1, 11 and 100 teachers (routed loop and stacked ensemble), at
   1 and 2 torch threads, peak memory, and the largest N that fits in this machine's memory.
 - downstream: 11 decoders of one encoder, trained one after another vs stacked with torch.func (vmap).
+- stages: seconds per optimiser step of each `suite single` stage (teacher, transfer from one teacher,
+  pixel-wise baseline, downstream decoder) at `small` widths, 1 thread, before → after.
 - grouped: the same layer of 11 models run one after another vs as one grouped convolution (how stacked
   models execute); below 1× means stacking loses on this CPU.
 - suite-smoke / suite-small: wall time of `suite all --profile smoke` / `suite single --profile small`.
@@ -40,6 +42,7 @@ SECTIONS = (
     "optimizer",
     "teachers",
     "downstream",
+    "stages",
     "grouped",
     "suite-smoke",
     "suite-small",
@@ -152,6 +155,11 @@ def main() -> None:
         row("one after another (the suite's way)", None, result["loop"])
         row("stacked, torch.func vmap", None, result["vmap"])
         print(f"  stacked / one after another: {result['vmap'] / result['loop']:.2f}")
+    if "stages" in args.only:
+        before, after = child(old, "stage_steps", threads=1), child(new, "stage_steps", threads=1)
+        print("one optimiser step of each stage of `suite single` (s), small widths, batch 32, 1 thread")
+        for stage in after:
+            row(stage, before[stage], after[stage])
     if "grouped" in args.only:
         result = child(new, "grouped", threads=1)
         print(

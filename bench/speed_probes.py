@@ -196,7 +196,65 @@ def grouped(models: int = 11, steps: int = 10) -> dict:
     return out
 
 
+def stage_steps(profile: str = "small", steps: int = 15, repeats: int = 5) -> dict:
+    """Seconds per optimiser step of each `suite single` stage at the profile's widths and batch: a teacher,
+    MIKE transfer from one teacher, the pixel-wise baseline, a downstream decoder (median of `repeats`)."""
+    import statistics
+
+    import torch.nn.functional as F
+
+    from mike.losses import per_sample_layer_errors, segmentation_loss
+    from mike.models.autoencoder import Autoencoder
+    from mike.models.segmenter import Segmenter
+    from mike.profiles import get_profile
+    from mike.training.loop import prepare
+
+    p = get_profile(profile)
+    cpu = torch.device("cpu")
+    batch = p.downstream.batch_size
+    torch.manual_seed(0)
+    x = torch.rand(batch, 3, 64, 64).contiguous(memory_format=torch.channels_last)
+    masks = (torch.rand(batch, 3, 64, 64) > 0.8).float()
+    z = torch.randn(batch, 2, 8, 8).contiguous(memory_format=torch.channels_last)
+    teacher = prepare(Segmenter(p.segmenter_widths, p.segmenter_expand), cpu).freeze()
+
+    def stepper(model, loss_of):
+        optimizer = torch.optim.Adam([q for q in model.parameters() if q.requires_grad])
+
+        def step():
+            loss = loss_of(model)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+
+        return step
+
+    def transfer_loss(ae):
+        return torch.stack(per_sample_layer_errors(teacher, x, ae(x))).mean()
+
+    ae = lambda: prepare(Autoencoder(p.autoencoder_widths, p.autoencoder_expand), cpu)  # noqa: E731
+    fresh = lambda: prepare(Autoencoder(p.autoencoder_widths, p.autoencoder_expand).fresh_decoder(3), cpu)  # noqa: E731
+    student = prepare(Segmenter(p.segmenter_widths, p.segmenter_expand), cpu)
+    stages = {
+        "teacher": stepper(student, lambda m: segmentation_loss(m(x), masks)),
+        "transfer": stepper(ae(), transfer_loss),
+        "baseline": stepper(ae(), lambda m: F.mse_loss(m(x), x)),
+        "downstream": stepper(fresh(), lambda m: segmentation_loss(m(z), masks)),
+    }
+    times: dict[str, list[float]] = {name: [] for name in stages}
+    for step in stages.values():
+        step()
+    for _ in range(repeats):  # interleaved, so a busy moment costs every stage alike
+        for name, step in stages.items():
+            started = time.perf_counter()
+            for _ in range(steps):
+                step()
+            times[name].append((time.perf_counter() - started) / steps)
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
 PROBES = {
+    "stage_steps": stage_steps,
     "bookkeeping": bookkeeping,
     "transfer": transfer,
     "downstream": downstream,

@@ -9,6 +9,8 @@ from torch import nn
 from torchvision.models.efficientnet import MBConv, MBConvConfig
 from torchvision.ops.misc import Conv2dNormActivation
 
+from mike.models.upsampled_conv import UpsampledConv
+
 
 @dataclass(frozen=True)
 class LayerSpec:
@@ -53,6 +55,8 @@ def build_layer(spec: LayerSpec, activation: bool = True) -> nn.Module:
         )
     else:
         raise ValueError(f"unknown layer kind {spec.kind!r}")
+    if spec.upsample and spec.kind == "head":
+        return UpsampledConv(block)  # the same function and state dict, without the upsampled tensor
     if spec.upsample:
         return nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), block)
     return block

@@ -2,9 +2,9 @@
 
 A k×k convolution (stride 1, 'same' padding) of a nearest-upsampled map gives, at each of the 4 output
 phases (row and column parity), a small convolution of the map itself whose taps are sums of the original
-taps. All four phases are one convolution with 4× the output channels, then interleaved. It
-is the same function with the same parameters (the state dict is the Sequential's: `0` the upsampling,
-`1` the convolution), equal up to float rounding, and 2–3× faster on CPU for the decoders' last layer: the
+taps. All four phases are one convolution with 4× the output channels, then interleaved. It is the same
+function with the same parameters (the state dict is the Sequential's: `0` the upsampling, `1` the
+convolution), equal up to float rounding, and 2–3× faster on CPU for the decoders' last layer: the
 convolution runs at the lower resolution and nothing at the higher one is stored for backward.
 """
 

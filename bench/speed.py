@@ -14,6 +14,8 @@ Sections (each prints a table, with "before → after" and the ratio where a com
 - downstream: 11 decoders of one encoder, trained one after another vs stacked with torch.func (vmap).
 - stages: seconds per optimiser step of each `suite single` stage (teacher, transfer from one teacher,
   pixel-wise baseline, downstream decoder) at `small` widths, 1 thread, before → after.
+- allocator: a downstream decoder's steps alone in a fresh process, with glibc's adaptive malloc thresholds
+  and with the fixed ones every suite process sets (benchmark.allocator): seconds and page faults per step.
 - grouped: the same layer of 11 models run one after another vs as one grouped convolution (how stacked
   models execute); below 1× means stacking loses on this CPU.
 - suite-smoke / suite-small: wall time of `suite all --profile smoke` / `suite single --profile small`.
@@ -43,6 +45,7 @@ SECTIONS = (
     "teachers",
     "downstream",
     "stages",
+    "allocator",
     "grouped",
     "suite-smoke",
     "suite-small",
@@ -156,10 +159,26 @@ def main() -> None:
         row("stacked, torch.func vmap", None, result["vmap"])
         print(f"  stacked / one after another: {result['vmap'] / result['loop']:.2f}")
     if "stages" in args.only:
-        before, after = child(old, "stage_steps", threads=1), child(new, "stage_steps", threads=1)
-        print("one optimiser step of each stage of `suite single` (s), small widths, batch 32, 1 thread")
+        # alternated twice and the faster of each kept: this VM's speed drifts by minutes
+        runs = [child(tree, "stage_steps", threads=1) for tree in (old, new, old, new)]
+        before = {k: min(runs[0][k], runs[2][k]) for k in runs[0]}
+        after = {k: min(runs[1][k], runs[3][k]) for k in runs[1]}
+        print(
+            "one optimiser step of each stage of `suite single` (s), small widths, batch 32, 1 thread; "
+            "'downstream fixed': a downstream run's embedding of 2,280 images and scoring of 480"
+        )
         for stage in after:
-            row(stage, before[stage], after[stage])
+            row(stage, before.get(stage), after[stage])
+    if "allocator" in args.only:
+        runs = [child(new, "decoder_alone", mode, threads=1) for mode in ("adaptive", "keep") * 2]
+        adaptive = min((r for r in runs[::2]), key=lambda r: r["seconds"])
+        kept = min((r for r in runs[1::2]), key=lambda r: r["seconds"])
+        print(
+            "a downstream decoder's step alone in a fresh process, 1 thread: "
+            "glibc's adaptive → fixed malloc thresholds"
+        )
+        row("seconds per step", adaptive["seconds"], kept["seconds"])
+        row("page faults per step", adaptive["faults"], max(kept["faults"], 1e-9), unit="")
     if "grouped" in args.only:
         result = child(new, "grouped", threads=1)
         print(

@@ -51,7 +51,11 @@ _WORKER: dict = {}  # this process's Workspace, setup and event sink (pool worke
 
 
 def set_threads(threads: int | None) -> None:
-    """Fix torch's thread count before its first use; a single thread never spins waiting for others."""
+    """Fix torch's thread count before its first use; a single thread never spins waiting for others.
+    Also keeps freed memory in the process (benchmark.allocator): every process that trains comes here."""
+    from benchmark.allocator import keep_freed_memory
+
+    keep_freed_memory()
     if threads:
         os.environ["OMP_NUM_THREADS"] = str(threads)
         os.environ["MKL_NUM_THREADS"] = str(threads)

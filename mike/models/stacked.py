@@ -15,6 +15,7 @@ import torch
 from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
+from mike.fast_tanh import tanh
 from mike.models.segmenter import Segmenter
 
 
@@ -51,12 +52,9 @@ class StackedTeachers:
     def _errors_of_one(self, params, buffers, x, x_bar):
         """One teacher on its (padded) samples: per layer, per sample, mean of (tanh φ(x) − tanh φ(x̄))²."""
         with torch.no_grad():
-            targets = functional_call(self.base, (params, buffers), (x,))
+            targets = [tanh(t) for t in functional_call(self.base, (params, buffers), (x,))]
         outputs = functional_call(self.base, (params, buffers), (x_bar,))
-        errors = [
-            (torch.tanh(t) - torch.tanh(o)).pow(2).flatten(1).mean(1)
-            for t, o in zip(targets, outputs, strict=True)
-        ]
+        errors = [(t - tanh(o)).pow(2).flatten(1).mean(1) for t, o in zip(targets, outputs, strict=True)]
         return torch.stack(errors)
 
     def layer_errors(

@@ -120,8 +120,8 @@ def compiled(module: torch.nn.Module, execution: ExecutionSpec):
 
 
 def to_float_images(images: torch.Tensor, device: torch.device) -> torch.Tensor:
-    x = images.to(device, non_blocking=True).float().div_(255.0)
-    return x.contiguous(memory_format=torch.channels_last)
+    x = images.to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)  # 1 byte a value
+    return x.float().div_(255.0)
 
 
 def prepare(model: torch.nn.Module, device: torch.device) -> torch.nn.Module:

@@ -7,6 +7,7 @@ import torch
 from mike.data.tri_class import TriClassData
 from mike.losses import segmentation_loss
 from mike.metrics import IoUAccumulator
+from mike.models.folding import folded_for_inference
 from mike.models.segmenter import Segmenter
 from mike.training.loop import (
     Checkpointer,
@@ -53,10 +54,10 @@ def evaluate_segmenter(
 ) -> float:
     """IoU (mike.metrics) of a segmenter on uint8 images, or of a decoder on float embeddings."""
     device = torch.device(device)
-    prepare(model, device).eval()
+    inference = folded_for_inference(prepare(model, device).eval())  # BatchNorm folded: fewer passes
     acc = IoUAccumulator(masks.shape[1])
     for start in range(0, inputs.shape[0], batch_size):
         batch = inputs[start : start + batch_size]
         batch = to_float_images(batch, device) if batch.dtype == torch.uint8 else batch.to(device)
-        acc.update(model(batch), masks[start : start + batch_size].to(device))
+        acc.update(inference(batch), masks[start : start + batch_size].to(device))
     return acc.value()

@@ -10,6 +10,7 @@ import torch
 from mike.data.tri_class import TriClassData
 from mike.losses import mike_loss, pixel_loss
 from mike.models.autoencoder import Autoencoder
+from mike.models.folding import folded_for_inference
 from mike.models.segmenter import Segmenter
 from mike.models.stacked import StackedTeachers
 from mike.schedules import Schedule
@@ -67,6 +68,8 @@ def mike_step_loss(
     device = torch.device(device)
     for t in teachers:
         prepare(t, device).freeze()
+    # their BatchNorms folded into the convolutions: the same teachers, fewer passes per step
+    teachers = [folded_for_inference(t) for t in teachers]
     names = [t.layer_names for t in teachers]
     if routing == "stacked":  # one vmapped ensemble instead of a loop over the teachers
         teachers = StackedTeachers(list(teachers)).to(device)

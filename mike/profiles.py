@@ -253,7 +253,10 @@ CPU = replace(
         "degrees of freedom; every one of 121 comparisons needs its weakest comparisons significant too, "
         "far more seeds than fit. Transfer and baseline lengths (300 → "
         "200) and downstream (80 → 50) were cut to buy the third seed: the effect is 10–30× the smallest "
-        "that matters, the spread is what limits.",
+        "that matters, the spread is what limits. Measured after the first `cpu` run "
+        "(bench/downstream_noise.py, the PHB and CTB encoders of seed 0, 4 decoder seeds): the downstream "
+        "decoder is 22% of the seed-level variance (sd 0.036 of 0.077), so averaging decoders per encoder "
+        "cannot make the 121 comparisons decidable (≈ 300 seeds each even with 8); only encoder seeds can.",
         "Figure 4": "pilot three minus eleven, 11-task average: −0.027 ± 0.029 (sd over 3 seeds), 9 seeds "
         "for 80% power at the observed effect and 55 at the smallest effect 0.01: not decidable within "
         "90 minutes; the table says how many seeds it needs.",

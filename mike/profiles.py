@@ -270,8 +270,10 @@ CPU = replace(
         "change with the length of a segment, so a verdict at 24 per layer says something about short "
         "segments, not about the paper's ~1,100. 200 per layer (3,600 batches, ≈ 400 run-seconds per run) "
         "is the longest that fits the 90 minutes with 3 seeds; chosen for faithfulness to the paper's "
-        "length, with the seed-0 check seen (not its 3-seed verdict). Section 5's bottleneck suite runs "
-        "at this length too (outside the 90 minutes).",
+        "length, with the seed-0 check seen (not its 3-seed verdict). The rule's rolling median then "
+        "grew from 5 steps to a tenth of a segment (21): with 5, D's noise at 200 steps per segment was "
+        "as large as the seed-0 check (the same seed on a CPU without AVX-512 read −0.009). Section 5's "
+        "bottleneck suite runs at this length too (outside the 90 minutes).",
         "losses": "pilot embeddings vs the constant guess (gain in distance, mean over z): at `small` only "
         "I-I-PS clears 0.1 (0.22, 1 seed); with 24 rollouts and 12 epochs still only I-I-PS (0.35, 95% "
         "lower bound 0.31, 2 seeds), at 3× the cost. No size that fits 90 minutes makes the embeddings "

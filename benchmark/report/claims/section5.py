@@ -17,7 +17,12 @@ import numpy as np
 import pandas as pd
 
 from benchmark.report.claims.common import SeedTest, Verdict, ids, judge, no_data
-from benchmark.report.claims.instability import DEFAULT_MIN_POINTS, DEFAULT_WINDOW, contrasts
+from benchmark.report.claims.instability import (
+    DEFAULT_MIN_POINTS,
+    DEFAULT_WINDOW,
+    DEFAULT_WINDOW_FRACTION,
+    contrasts,
+)
 from benchmark.report.data import ReportData
 from benchmark.report.stats import ALPHA, one_sided_p
 from benchmark.report.variants import of_study
@@ -27,7 +32,9 @@ from mike.profiles import get_profile
 N_TASKS = len(TASK_CODES)
 
 
-def bottleneck_contrasts(data: ReportData, store, window: int, min_points: int) -> pd.DataFrame:
+def bottleneck_contrasts(
+    data: ReportData, store, window: int, min_points: int, fraction: float = DEFAULT_WINDOW_FRACTION
+) -> pd.DataFrame:
     """D per (seed, embedding channels) on the progressive task, mirrored decoders only."""
     t = data.section5_transfer
     if t.empty:
@@ -42,7 +49,7 @@ def bottleneck_contrasts(data: ReportData, store, window: int, min_points: int) 
             "points": c["points"],
             "ids": c["ids"],
         }
-        for c in contrasts(t, store, window)
+        for c in contrasts(t, store, window, fraction)
     ]
     frame = pd.DataFrame(rows, columns=["seed", "channels", "d", "points", "ids"])
     return frame[frame["points"] >= min_points]
@@ -55,9 +62,12 @@ def _slope(g: pd.DataFrame) -> float:
 
 
 def s5_bottleneck_instability(claim, data: ReportData, store) -> Verdict:
-    window = int(claim.get("window", DEFAULT_WINDOW))
     found = bottleneck_contrasts(
-        data, store, window, int(claim.get("min_points_per_segment", DEFAULT_MIN_POINTS))
+        data,
+        store,
+        int(claim.get("window", DEFAULT_WINDOW)),
+        int(claim.get("min_points_per_segment", DEFAULT_MIN_POINTS)),
+        float(claim.get("window_fraction", DEFAULT_WINDOW_FRACTION)),
     )
     if found["channels"].nunique() < 2:
         return no_data(

@@ -423,6 +423,10 @@ def test_at_200_steps_per_segment_noise_alone_fails_and_deepening_bursts_hold(gs
     progressive_runs(gs.reset(), "small", SEEDS, long_bursts, steps=LONG_STEPS)
     verdict = gs.verdict("mike-fig56-progressive-unstable")
     assert verdict.verdict == "holds", (verdict.verdict, verdict.measured)
+    progressive_runs(gs.reset(), "small", (0,), long_bursts, steps=LONG_STEPS)
+    verdict = gs.verdict("mike-fig56-progressive-unstable")  # the same bursts, one seed: underpowered
+    assert verdict.verdict == "inconclusive", (verdict.verdict, verdict.measured)
+    assert "n seeds = 1 < 3" in verdict.measured
 
 
 # ---- Figure 9 ----------------------------------------------------------------------------------------------

@@ -8,12 +8,14 @@ import pytest
 from scipy import stats
 
 from benchmark.report.claims import evaluate, load_claims
+from benchmark.report.claims.common import SeedTest, judge
 from benchmark.report.claims.instability import DEFAULT_WINDOW, seed_contrast, window_for
 from benchmark.report.data import load, restrict
 from benchmark.report.settings import enumerate_settings
 from mike.data.tasks import TASK_CODES
 from tests.run_documents import (
     LAYERS,
+    TRAIN,
     convergence_runs,
     encoder_runs,
     figure3_runs,
@@ -22,6 +24,8 @@ from tests.run_documents import (
     progressive_runs,
     served,
 )
+from tests.test_section5 import EVEN, _decoder_runs
+from tests.test_sequential import _sequential_runs
 
 SEEDS = (0, 1, 2)
 MIKE_SEEDS = (0, 1, 2, 3)
@@ -462,6 +466,142 @@ def test_just_above_65_percent_is_not_90_percent(gs):
     fp_runs(gs.reset(), "paper", SEEDS, levels={(STL, "I-F-FP"): 0.90})
     verdict = gs.verdict("fp-stl10-levels", "paper")
     assert verdict.verdict == "fails", (verdict.verdict, verdict.measured)
+
+
+# ---- MIKE Figures 3–4: an encoder that did not run hides nothing -------------------------------------------
+
+
+def _encoders_of(gs, tasks):
+    gs.flush()
+    return [
+        d["meta"]["config_hash"] for d in gs.db.runs.find({"config.stage": "transfer", "config.tasks": tasks})
+    ]
+
+
+@pytest.mark.parametrize("claim", ["mike-fig3-each-average", "mike-fig3-every-comparison"])
+def test_an_encoder_that_did_not_run_does_not_hide_a_reversed_one(gs, claim):
+    """Was a bug. DCH's MIKE encoder is 0.2 *below* its baseline on every task in every seed: Figure 3's
+    claims are false (Holm over all 11 / 121, the missing ones counted as p = 1, still rejects). PHB's
+    downstream runs crashed; "only 10 of 11 encoders ran" kept the verdict inconclusive."""
+
+    def diff(e, t, s):
+        return (-0.2 if e == TASK_CODES.index("DCH") else 0.2) + noise(0.005, e, t, s)
+
+    figure3_runs(gs.reset(), "small", MIKE_SEEDS, diff)
+    _mark_failed(gs, {"config.stage": "downstream", "config.encoder": {"$in": _encoders_of(gs, ["PHB"])}})
+    verdict = gs.verdict(claim)
+    assert verdict.verdict == "fails", (verdict.verdict, verdict.measured)
+    assert "no data for" in verdict.measured and "PHB" in verdict.measured
+
+
+def test_eleven_below_a_single_teacher_fails_before_every_single_ran(gs):
+    """Was a bug. mike-fig4-eleven-between: the eleven-teacher encoder is 0.1 below CTB's (the three suite's
+    single-teacher encoder) in every seed: it is not better than every single-teacher encoder. The single
+    suite has not run; "only 1 of 11 single-teacher encoders" kept it inconclusive."""
+    encoder_runs(gs.reset(), "small", MIKE_SEEDS, {"CTB": 0.7, "PHB+DCH+CTB": 0.75, ELEVEN: 0.6})
+    verdict = gs.verdict("mike-fig4-eleven-between")
+    assert verdict.verdict == "fails", (verdict.verdict, verdict.measured)
+
+
+def test_three_below_ctb_fails_without_the_eleven_teacher_encoder(gs):
+    """Was a bug. mike-fig4-three-best: the three-teacher encoder is 0.2 below CTB's in every seed, so it is
+    not the best; the eleven suite has not run, and the missing encoder made it "no data"."""
+    encoder_runs(gs.reset(), "small", MIKE_SEEDS, {"CTB": 0.7, "PHB+DCH+CTB": 0.5})
+    verdict = gs.verdict("mike-fig4-three-best")
+    assert verdict.verdict == "fails", (verdict.verdict, verdict.measured)
+
+
+# ---- MIKE Section 5: a planned arm that did not run --------------------------------------------------------
+
+WIDE = {"config.model.decoder_widths": [16, 16, 32, 32, 48]}  # `small`'s decoder at twice the mirror's widths
+DEEP = {"config.model.decoder_blocks": 2}
+
+
+def _decoder_downstream(gs, query, **more):
+    gs.flush()
+    encoders = [d["meta"]["config_hash"] for d in gs.db.runs.find({"config.stage": "transfer", **query})]
+    return {"config.stage": "downstream", "config.encoder": {"$in": encoders}, **more}
+
+
+def test_a_decoder_variant_that_crashed_does_not_let_the_mirror_hold(gs):
+    """Was a bug. mike-s5-decoder-mirror: the wide decoder's encoder is 0.1 *better* than the mirror's, so
+    the mirror is not the best. The wide variant's downstream runs crashed (a wider decoder is the one to
+    run out of memory): it dropped out of the comparisons and the claim held on narrow and deep."""
+    _decoder_runs(gs.reset(), SEEDS, {"mirror": 0.6, "narrow": 0.5, "wide": 0.7, "deep": 0.5}, EVEN)
+    assert gs.verdict("mike-s5-decoder-mirror").verdict == "fails"  # the truth, with every variant
+    _mark_failed(gs, _decoder_downstream(gs, WIDE))
+    verdict = gs.verdict("mike-s5-decoder-mirror")
+    assert verdict.verdict == "inconclusive", (verdict.verdict, verdict.measured)
+    assert "no data for 1: mirror − widths 16-16-32-32-48" in verdict.measured
+
+
+@pytest.mark.parametrize("mode", [None, "finetune"], ids=["all", "finetune"])
+def test_a_larger_decoder_that_crashed_does_not_let_absorbs_hold(gs, mode):
+    """Was a bug. mike-s5-decoder-absorbs: the wide decoder's gap (finetune − fresh) is 0.15 above the
+    mirror's, the deep decoder's 0.05 below it: the claim fails. The deep decoder's downstream runs (all,
+    or its finetune ones) crashed: it dropped out and the claim held on the wide decoder alone."""
+    _decoder_runs(gs.reset(), SEEDS, {k: 0.5 for k in EVEN}, {**EVEN, "wide": 0.2, "deep": 0.0})
+    assert gs.verdict("mike-s5-decoder-absorbs").verdict == "fails"  # the truth, with every variant
+    _mark_failed(gs, _decoder_downstream(gs, DEEP, **({"config.decoder": mode} if mode else {})))
+    verdict = gs.verdict("mike-s5-decoder-absorbs")
+    assert verdict.verdict == "inconclusive", (verdict.verdict, verdict.measured)
+
+
+def test_one_task_run_twice_does_not_stand_in_for_a_missing_one(gs):
+    """Was a bug. mike-s5-decoder-mirror, every seed: the mirror's fresh downstream run of PHB crashed and
+    its DCH run was stored twice (a rerun with other training options). The 11 rows made an "11-task
+    average" of 10 tasks, DCH counted twice, and the claim held on averages that were not 11-task ones."""
+    _decoder_runs(gs.reset(), SEEDS, {"mirror": 0.6, "narrow": 0.5, "wide": 0.5, "deep": 0.5}, EVEN)
+    mirror = {
+        "config.model.decoder_widths": {"$exists": False},
+        "config.model.decoder_blocks": {"$exists": False},
+    }
+    _mark_failed(gs, _decoder_downstream(gs, mirror, **{"config.task": "PHB", "config.decoder": "fresh"}))
+    for doc in list(
+        gs.db.runs.find(_decoder_downstream(gs, mirror, **{"config.task": "DCH", "config.decoder": "fresh"}))
+    ):
+        config = {k: v for k, v in doc["config"].items() if k not in ("stage", "profile", "seed")}
+        config["train"] = {**config["train"], "steps": config["train"]["steps"] + 1}
+        gs.add("downstream", "small", doc["config"]["seed"], config, doc["result"])
+    verdict = gs.verdict("mike-s5-decoder-mirror")
+    assert verdict.verdict == "inconclusive", (verdict.verdict, verdict.measured)
+
+
+def test_a_lambda_that_never_ran_keeps_ewc_from_failing(gs):
+    """Was a bug. mike-s5-ewc-mitigates, "fails: every λ significantly below the smallest effect". Of
+    `small`'s grid (10, 100, 1000) only λ = 100 ran, and it does not mitigate; the others crashed at their
+    first step, so they were never compared and the claim failed on one λ of three."""
+    _sequential_runs(gs.reset(), SEEDS, {"naive": 0.2, "EWC": 0.2}, variants=("naive", "EWC"))
+    verdict = gs.verdict("mike-s5-ewc-mitigates")
+    assert verdict.verdict == "inconclusive", (verdict.verdict, verdict.measured)
+    assert "EWC λ=10: no runs" in verdict.measured and "EWC λ=1000: no runs" in verdict.measured
+
+
+def test_two_chains_of_one_seed_are_one_forgetting_value(gs):
+    """Was a bug (a crash). mike-s5-sequential-forgets and mike-s5-ewc-mitigates: seed 0's naive chain ran
+    twice with different training options (both forget 0.2, as every seed does). R[step, task] had two
+    values, `Series.get` returned both, and building the report raised TypeError."""
+    _sequential_runs(gs.reset(), SEEDS, {"naive": 0.2, "EWC": 0.05})
+    _sequential_runs(gs, (0,), {"naive": 0.2}, variants=("naive",), train={**TRAIN, "steps": 301})
+    assert gs.verdict("mike-s5-sequential-forgets").verdict == "holds"
+    assert gs.verdict("mike-s5-ewc-mitigates").verdict == "holds"
+
+
+def test_one_lambda_that_mitigates_is_enough_when_another_did_not_run():
+    """Was a bug (the rule after the fix above). need 1 of 3: λ = 100 halves the forgetting in every seed
+    (Holm over 3 rejects), λ = 10 and 1000 never ran. Any absent comparison turned "holds" off, so a
+    k-of-m claim whose k hold stayed inconclusive."""
+    claim = {"id": "k-of-m", "min_seeds": 3, "smallest_effect": 0.01}
+    seeds = pd.Series([0.15, 0.16, 0.14, 0.15], index=range(4))
+    tests = [
+        SeedTest("λ=10", pd.Series(dtype=float)),
+        SeedTest("λ=100", seeds),
+        SeedTest("λ=1000", pd.Series(dtype=float)),
+    ]
+    verdict = judge(claim, tests, [], need=1)
+    assert verdict.verdict == "holds", verdict.measured
+    assert "no data for 2" in verdict.measured
+    assert judge(claim, tests, []).verdict == "inconclusive"  # all of them needed: the absent ones count
 
 
 # ---- attacks the rules survive -----------------------------------------------------------------------------

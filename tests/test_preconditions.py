@@ -10,7 +10,8 @@ from scipy import stats
 from benchmark.report.claims.preconditions import MET, NOT_CHECKED, NOT_MET, family_checks
 from benchmark.report.data import constant_iou, load
 from benchmark.report.stats import mde, seeds_for
-from tests.run_documents import figure3_runs, fp_runs, noise, served, split_runs
+from tests.run_documents import SYNTHETIC, TRAIN, figure3_runs, fp_runs, noise, served, split_runs
+from tests.test_section5 import EVEN, _decoder_runs
 
 SEEDS = (0, 1, 2, 3)
 PARAMS = {"teachers": {"min_gain": 0.2}, "embeddings": {"min_gain_distance": 0.1, "min_gain_accuracy": 0.05}}
@@ -55,6 +56,30 @@ def test_teachers_without_dataset_runs_are_not_checked_and_block_nothing(gs):
     verdict = gs.verdict("mike-fig3-each-average")
     assert verdict.verdict == "fails"
     assert verdict.preconditions[0].status == NOT_CHECKED
+
+
+def test_a_teacher_no_run_of_the_claim_used_does_not_block_it(gs):
+    """Was a bug. mike-s5-decoder-mirror (Section 5: one setting of every run of the profile): its 33
+    teachers are well above the constant predictor and the mirror clearly wins. A replica BTS teacher
+    (seed 1000, which only the scaling study's 22- and 44-teacher encoders use) is near the constant: the
+    teachers check read every teacher of the profile and made the decoder verdict inconclusive."""
+    _decoder_runs(gs.reset(), (0, 1, 2), {"mirror": 0.6, "narrow": 0.5, "wide": 0.5, "deep": 0.5}, EVEN)
+    split_runs(gs, "small", [0.05, 0.1, 0.09])
+    gs.add("teacher", "small", 1000, {"task": "BTS", "data": SYNTHETIC, "train": TRAIN}, {"iou": 0.1})
+    verdict = gs.verdict("mike-s5-decoder-mirror")
+    assert verdict.verdict == "holds", verdict.measured
+    (check,) = verdict.preconditions
+    assert check.status == MET and "over 33 teachers" in check.detail
+    # a weak teacher that the claim's runs do use still blocks it: seed 0's BTS downstream runs read theirs
+    weak = gs.add(
+        "teacher", "small", 0, {"task": "BTS", "data": SYNTHETIC, "train": {**TRAIN, "lr": 0.1}}, {"iou": 0.1}
+    )
+    gs.flush().db.runs.update_many(
+        {"config.stage": "downstream", "config.task": "BTS", "config.seed": 0},
+        {"$set": {"config.teacher": weak}},
+    )
+    verdict = gs.verdict("mike-s5-decoder-mirror")
+    assert verdict.verdict == "inconclusive" and verdict.preconditions[0].status == NOT_MET, verdict.measured
 
 
 def test_embeddings_at_the_constant_guess_make_a_holding_claim_inconclusive(gs):

@@ -107,7 +107,8 @@ def evaluate(
         verdict.setting = setting
         if claim.get("loss_network") and "substitute" in data.data_sources.get("loss_networks", []):
             verdict.label = SUBSTITUTE_LABEL
-        verdicts.append(_held_to(verdict, preconditions.checks_for(claim, data, params)))
+        checks = preconditions.checks_for(claim, data, params, verdict.run_ids)
+        verdicts.append(_held_to(verdict, checks))
     return verdicts
 
 

@@ -113,8 +113,9 @@ def judge_groups(
     no correction (all must reject); a group that needs k of m is Holm-corrected within itself. The other
     side — some comparison significantly against the claim, or significantly short of its smallest effect
     that matters — is a union of tests: Holm over every test. A test significant both ways (a real but
-    negligible effect) counts against. A planned comparison without data counts as neither: it can keep
-    the claim from holding, never make it fail, and the verdict names it. `correct=False` marks
+    negligible effect) counts against. A planned comparison without data counts as neither (p = 1 both
+    ways, still one of Holm's m): it keeps an all-of group from holding (a k-of-m group only when fewer
+    than `need` others hold), never makes the claim fail, and the verdict names it. `correct=False` marks
     equivalence bounds (TOST): no smallest effect applies. `blocked`: a reason that keeps the verdict
     inconclusive whatever the numbers (e.g. a dataset did not run).
     """
@@ -149,8 +150,9 @@ def judge_groups(
         counts = f"{k_claimed}/{len(g)} significant as claimed, {k_against} {side}"
         parts.append((f"{name}: " if name else "") + counts + (f" (needs {need})" if need < len(g) else ""))
     floor = min_seeds(claim)
-    if absent and not fails:
-        holds = False  # a comparison that did not run cannot support the claim
+    if absent:
+        # A comparison that did not run counts as neither side (p = 1 both ways, inside Holm's m): it keeps an
+        # all-of group from holding, and a k-of-m group unless `need` others hold without it.
         note = (note + "; " if note else "") + f"no data for {len(absent)}: {', '.join(absent[:6])}"
         note += " …" if len(absent) > 6 else ""
     if n < floor:

@@ -1,7 +1,8 @@
 """What must be true of the runs before a claim about them means anything, checked before every verdict.
 
-- teachers: each teacher segments well above the best constant predictor on its task's test split. A
-  normalised IoU is a ratio to the teacher's IoU: a teacher near the constant makes it meaningless.
+- teachers: each teacher behind a verdict's runs segments well above the best constant predictor on its
+  task's test split. A normalised IoU is a ratio to the teacher's IoU: a teacher near the constant makes it
+  meaningless (a teacher no run of the verdict used says nothing about it).
 - embeddings: on each dataset, each procedure's probes beat the constant guess (mean position, majority
   class) by a clear margin, judged over seeds: the one-sided 95% bound of the seed-level gain (mean over z)
   must clear the margin. Procedures that all sit at the constant guess are compared on noise.
@@ -19,7 +20,7 @@ and blocks nothing: the verdict's own seed floor already applies.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pandas as pd
 
@@ -168,8 +169,32 @@ def quiet(data: ReportData, datasets: list[str], convergence: bool = False) -> l
     return checks
 
 
-def checks_for(claim: dict, data: ReportData, params: dict) -> list[Check]:
-    """The checks a claim names, on the datasets it is about (its `dataset`, else every one that ran)."""
+def used_teachers(data: ReportData, run_ids: list[str] | None) -> pd.DataFrame:
+    """The teacher runs behind a verdict: those its downstream runs are normalised by and its encoders
+    learned from (runs given by id). A teacher no run of the verdict used (a scaling study's replica,
+    another setting's) says nothing about its normalised IoU. Without run ids: every teacher."""
+    t = data.teachers
+    if not run_ids or t.empty:
+        return t
+    ids, wanted = set(map(str, run_ids)), set()
+    frames = (
+        (data.downstream, "teacher"),
+        (data.section5_downstream, "teacher"),
+        (data.transfer, "teachers"),
+        (data.section5_transfer, "teachers"),
+        (data.sequential, "teachers"),
+    )
+    for frame, column in frames:
+        if frame.empty or column not in frame or "run_id" not in frame:
+            continue
+        for value in frame.loc[frame["run_id"].astype(str).isin(ids), column].dropna():
+            wanted |= set(value) if isinstance(value, list) else {value}
+    return t[t["config_hash"].isin(wanted)]
+
+
+def checks_for(claim: dict, data: ReportData, params: dict, run_ids: list[str] | None = None) -> list[Check]:
+    """The checks a claim names, on the datasets it is about (its `dataset`, else every one that ran); the
+    teachers check on the teachers behind the verdict's runs (`run_ids`; default: every teacher)."""
     wanted = claim.get("preconditions", [])
     if claim.get("dataset"):
         datasets = [claim["dataset"]]
@@ -177,7 +202,7 @@ def checks_for(claim: dict, data: ReportData, params: dict) -> list[Check]:
         datasets = sorted(set(data.probes["dataset"].dropna())) if not data.probes.empty else []
     out: list[Check] = []
     if "teachers" in wanted:
-        out += teachers(data, params["teachers"])
+        out += teachers(replace(data, teachers=used_teachers(data, run_ids)), params["teachers"])
     if "embeddings" in wanted:
         out += embeddings(data, params["embeddings"], datasets)
     if "stopped" in wanted:

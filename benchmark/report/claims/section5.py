@@ -25,9 +25,11 @@ from benchmark.report.claims.instability import (
 )
 from benchmark.report.data import ReportData
 from benchmark.report.stats import ALPHA, one_sided_p
-from benchmark.report.variants import of_study
+from benchmark.report.variants import decoder_variant, of_study
 from mike.data.tasks import TASK_CODES
 from mike.profiles import get_profile
+from suites.plan import autoencoder_model
+from suites.section5_suites import decoder_variants
 
 N_TASKS = len(TASK_CODES)
 
@@ -94,12 +96,33 @@ def s5_bottleneck_instability(claim, data: ReportData, store) -> Verdict:
 
 def decoder_averages(data: ReportData) -> pd.DataFrame:
     """11-task average normalised IoU per (seed, decoder variant, downstream decoder mode) of the decoder
-    study (its MIKE encoders from the progressive task's teacher); a seed missing a task: nan."""
+    study (its MIKE encoders from the progressive task's teacher); a seed missing a task: nan. Runs of one
+    task are averaged first, so that two of one task never stand in for a missing one."""
     d = of_study(data.section5_downstream, "decoder")
     if d.empty:
         return pd.DataFrame()
-    g = d.groupby(["seed", "decoder_variant", "decoder"])["value"]
+    per_task = d.groupby(["seed", "decoder_variant", "decoder", "task"])["value"].mean()
+    g = per_task.groupby(level=["seed", "decoder_variant", "decoder"])
     return g.mean().where(g.count() == N_TASKS).unstack(["decoder_variant", "decoder"])
+
+
+def planned_variants(profile: str) -> list[str]:
+    """The decoder variants the profile's decoder suite trains (as `decoder_variant` names them)."""
+    p = get_profile(profile)
+    models = [autoencoder_model(p, decoder_factor=f, decoder_blocks=b) for f, b in decoder_variants(p)]
+    return list(dict.fromkeys(decoder_variant(m) for m in models))
+
+
+def _column(table: pd.DataFrame, variant: str, mode: str) -> pd.Series:
+    """One variant's 11-task averages per seed; none (a planned arm that did not run): an empty series."""
+    return table[(variant, mode)] if (variant, mode) in table else pd.Series(dtype=float)
+
+
+def _variants(data: ReportData, table: pd.DataFrame) -> list[str]:
+    """Every variant but the mirror: the profile's planned ones (one that crashed still counts, without
+    data: it keeps the claim from holding) and any other the store holds."""
+    stored = [v for v, _ in table.columns]
+    return [v for v in dict.fromkeys([*planned_variants(data.profile), *stored]) if v != "mirror"]
 
 
 def capacity(variant: str, mirror_widths) -> tuple[float, int]:
@@ -123,10 +146,11 @@ def s5_decoder_mirror_best(claim, data: ReportData, store) -> Verdict:
     table = decoder_averages(data)
     if table.empty or ("mirror", "fresh") not in table:
         return no_data(claim, "no decoder-study runs with the mirrored decoder")
-    others = [v for v, mode in table.columns if mode == "fresh" and v != "mirror"]
+    others = _variants(data, table)
     if not others:
         return no_data(claim, "no decoder variant besides the mirror")
-    tests = [SeedTest(f"mirror − {v}", table[("mirror", "fresh")] - table[(v, "fresh")]) for v in others]
+    mirror = table[("mirror", "fresh")]
+    tests = [SeedTest(f"mirror − {v}", mirror - _column(table, v, "fresh")) for v in others]
     return judge(claim, tests, ids(of_study(data.section5_downstream, "decoder")))
 
 
@@ -136,15 +160,12 @@ def s5_decoder_absorbs(claim, data: ReportData, store) -> Verdict:
     if table.empty or any(c not in table for c in needed):
         return no_data(claim, "needs the mirrored decoder's fresh and finetune downstream runs")
     mirror = get_profile(data.profile).autoencoder_widths
-    variants = sorted({v for v, _ in table.columns if v != "mirror"}, key=lambda v: capacity(v, mirror))
-    larger = [
-        v for v in higher_capacity(data, variants) if (v, "finetune") in table and (v, "fresh") in table
-    ]
+    larger = higher_capacity(data, sorted(_variants(data, table), key=lambda v: capacity(v, mirror)))
     if not larger:
-        return no_data(claim, "no higher-capacity decoder with fresh and finetune downstream runs")
-    gap = {v: table[(v, "finetune")] - table[(v, "fresh")] for v in ["mirror", *larger]}
+        return no_data(claim, "no higher-capacity decoder variant")
+    gap = {v: _column(table, v, "finetune") - _column(table, v, "fresh") for v in ["mirror", *larger]}
     tests = [SeedTest(f"gap({v}) − gap(mirror)", gap[v] - gap["mirror"]) for v in larger]
     note = "gap = finetune − fresh, 11-task average: " + ", ".join(
-        f"{v} {gap[v].mean():.3g}" for v in ["mirror", *larger]
+        f"{v} {gap[v].mean():.3g}" if gap[v].notna().any() else f"{v} no data" for v in ["mirror", *larger]
     )
     return judge(claim, tests, ids(of_study(data.section5_downstream, "decoder")), note=note)

@@ -14,7 +14,9 @@ from secantus import SecantusDBServer
 from benchmark.store import DB_NAME
 from tests.helpers import mike_bench, wait_for
 
-LONG_TRANSFER = ("with", "transfer.steps=300", "transfer.checkpoint_every=10")  # ~30 s per transfer
+# Long enough that a checkpointed transfer is still running when the signal comes (≥ 95 steps after the
+# first checkpoint), short enough for CI: a smoke transfer step is 0.05–0.27 s on 2 cores.
+LONG_TRANSFER = ("with", "transfer.steps=100", "transfer.checkpoint_every=5")
 
 
 @pytest.fixture

@@ -129,7 +129,7 @@ def test_single_smoke_on_slurm_completes_every_run_once_with_a_local_runs_result
 @slurm_only
 def test_a_job_cancelled_mid_transfer_resumes_on_resubmission(tmp_path):
     suite = ["suite", "three", "--profile", "smoke", "--executor", "slurm"]
-    longer = ["with", "transfer.steps=600", "transfer.checkpoint_every=20"]
+    longer = ["with", "transfer.steps=240", "transfer.checkpoint_every=10"]  # ≥ 230 steps after it
     with embedded_server(tmp_path / "db") as url:
         first = mike_bench(*suite, "--detach", "--mongo-url", url, *longer, cwd=tmp_path)
         assert first.returncode == 0, first.stderr[-2000:]
@@ -137,7 +137,7 @@ def test_a_job_cancelled_mid_transfer_resumes_on_resubmission(tmp_path):
 
         def checkpointed():
             return db.runs.find_one(
-                {"config.stage": "transfer", "status": "RUNNING", "info.checkpoint_step": {"$gte": 19}}
+                {"config.stage": "transfer", "status": "RUNNING", "info.checkpoint_step": {"$gte": 9}}
             )
 
         wait_for(lambda: checkpointed() is not None, 600, "a transfer run with a checkpoint")

@@ -75,8 +75,8 @@ def test_sigkill_mid_training_then_resume_without_duplicates(tmp_path, mongo):
         "--mongo-url",
         mongo,
         "with",
-        "transfer.steps=300",
-        "transfer.checkpoint_every=10",
+        "transfer.steps=100",  # ≥ 95 steps still to run after the first checkpoint
+        "transfer.checkpoint_every=5",
     )
     runs = pymongo.MongoClient(mongo)[DB_NAME].runs
     proc = start(*args, cwd=tmp_path)
@@ -104,7 +104,7 @@ def test_sigkill_mid_training_then_resume_without_duplicates(tmp_path, mongo):
     assert len(resumed) == 1 and resumed[0]["meta"]["config_hash"] == killed["meta"]["config_hash"]
     db = pymongo.MongoClient(mongo)[DB_NAME]
     curve = db.metrics.find_one({"run_id": resumed[0]["_id"], "name": "loss"})
-    assert curve["steps"] == list(range(300))  # the whole curve, not only the steps after the checkpoint
+    assert curve["steps"] == list(range(100))  # the whole curve, not only the steps after the checkpoint
     dead = runs.find_one({"_id": killed["_id"]})
     assert dead["status"] == "FAILED" and "ended without ending this run" in dead["fail_trace"][0]
     assert not any(a["name"] == "checkpoint.pt" for a in dead.get("artifacts", []))  # pruned: run COMPLETED
@@ -122,7 +122,7 @@ def test_sigkill_mid_training_then_resume_without_duplicates(tmp_path, mongo):
         rf"deleted 0 checkpoints \(0.0 MiB\) and \d+ metric series of {copies} superseded attempts", gc.stdout
     ), gc.stdout
     assert db.metrics.count_documents({"run_id": killed["_id"]}) == 0
-    assert db.metrics.find_one({"run_id": resumed[0]["_id"], "name": "loss"})["steps"] == list(range(300))
+    assert db.metrics.find_one({"run_id": resumed[0]["_id"], "name": "loss"})["steps"] == list(range(100))
     assert runs.count_documents({"status": "COMPLETED"}) == len(completed)  # every result kept
     assert "stale:" not in mike_bench("status", "--mongo-url", mongo, cwd=tmp_path).stdout
 

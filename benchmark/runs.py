@@ -291,6 +291,9 @@ def hardware() -> dict:
     return {
         "machine": platform.machine(),
         "cpus": os.cpu_count(),
+        # the instruction set torch's CPU kernels run on (AVX512, AVX2, ...): results of one seed are
+        # bit-equal only between machines that share it
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "torch_threads": torch.get_num_threads(),
         "gpu": gpu,
     }

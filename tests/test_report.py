@@ -11,6 +11,7 @@ import subprocess
 import numpy as np
 import pymongo
 import pytest
+import torch
 from PIL import Image
 from secantus import SecantusDBServer
 
@@ -219,3 +220,16 @@ def test_missing_suite_and_empty_store_are_one_line_messages(hand_made_store, tm
     assert empty.returncode == 2 and "Traceback" not in empty.stderr
     assert "holds no completed runs; run a suite first" in empty.stderr.strip().splitlines()[-1]
     assert not (tmp_path / "reports").exists()
+
+
+def test_each_run_records_the_cpu_kernels_its_numbers_depend_on():
+    """One seed gives bit-equal numbers only on CPUs whose torch kernels share an instruction set."""
+    from benchmark.report.build import _hardware
+    from benchmark.runs import hardware
+
+    h = hardware()
+    assert h["cpu_capability"] == torch.backends.cpu.get_cpu_capability() and h["cpu_capability"]
+    assert "2 CPUs (AVX512 kernels), 1 torch threads" in _hardware(
+        {**h, "cpus": 2, "cpu_capability": "AVX512", "torch_threads": 1}
+    )
+    assert "kernels" not in _hardware({"machine": "x86_64", "cpus": 2})  # a run stored before it was recorded

@@ -290,7 +290,9 @@ def _hardware(h: dict) -> str:
     if not isinstance(h, dict):
         return "unknown"
     return (
-        f"{h.get('machine')} {h.get('cpus')} CPUs, {h.get('torch_threads')} torch threads, GPU {h.get('gpu')}"
+        f"{h.get('machine')} {h.get('cpus')} CPUs"
+        + (f" ({h['cpu_capability']} kernels)" if h.get("cpu_capability") else "")
+        + f", {h.get('torch_threads')} torch threads, GPU {h.get('gpu')}"
     )
 
 

@@ -28,6 +28,9 @@ DATASET_NAMES = {"lunar_lander": "LunarLander", "svhn": "SVHN", "stl10": "STL-10
 NEEDS_ROOT = {"svhn": "--svhn-root", "stl10": "--stl10-root"}
 
 
+NO_VALUES = pd.Series(dtype=float)  # the seed values of a planned comparison that did not run
+
+
 @dataclass
 class Verdict:
     claim: dict

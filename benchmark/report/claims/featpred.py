@@ -12,6 +12,7 @@ import pandas as pd
 from benchmark.report.claims.common import (
     DATASET_NAMES,
     NEEDS_ROOT,
+    NO_VALUES,
     SeedTest,
     Verdict,
     ids,
@@ -178,7 +179,7 @@ def fp_fipw_worse_at_two_z(claim, data: ReportData, store) -> Verdict:
     tests = [  # one test per z the dataset ran with: a z missing for these two is a comparison without data
         SeedTest(
             f"z={z}: F-I-PW − I-I-PW",
-            by_z[z].droplevel("z") if z in by_z else pd.Series(dtype=float),
+            by_z[z].droplevel("z") if z in by_z else NO_VALUES,
             greater=False,
             threshold=claim["threshold"],
         )

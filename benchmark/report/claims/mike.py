@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import pandas as pd
 
-from benchmark.report.claims.common import SeedTest, Verdict, ids, judge, no_data
+from benchmark.report.claims.common import NO_VALUES, SeedTest, Verdict, ids, judge, no_data
 from benchmark.report.data import ReportData, single_teacher
 from mike.data.tasks import TASK_CODES
 from mike.profiles import get_profile
 
 N_TASKS = len(TASK_CODES)
-NONE = pd.Series(dtype=float)  # a planned comparison that did not run
 
 
 def fig3_pairs(data: ReportData) -> pd.DataFrame:
@@ -43,7 +42,7 @@ def fig3_every_comparison(claim, data: ReportData, store) -> Verdict:
     # every planned comparison: one that did not run keeps the claim from holding, never makes it fail
     planned = [(enc, task) for enc in TASK_CODES for task in TASK_CODES]
     keys = planned + sorted(k for k in found if k not in planned)
-    tests = [SeedTest(f"{enc}→{task}", found.get((enc, task), NONE)) for enc, task in keys]
+    tests = [SeedTest(f"{enc}→{task}", found.get((enc, task), NO_VALUES)) for enc, task in keys]
     ran = [t for t in tests if len(t.clean)]
     wins = sum(t.clean.mean() > 0 for t in ran)
     note = f"MIKE ahead (mean over seeds) in {wins}/{len(ran)} comparisons"
@@ -59,7 +58,7 @@ def fig3_each_average(claim, data: ReportData, store) -> Verdict:
     per_seed = grouped.mean().where(grouped.count() == N_TASKS)
     found = {enc: g.droplevel("encoder_tasks") for enc, g in per_seed.groupby(level="encoder_tasks")}
     encoders = list(TASK_CODES) + sorted(e for e in found if e not in TASK_CODES)
-    tests = [SeedTest(f"{enc} average", found.get(enc, NONE)) for enc in encoders]
+    tests = [SeedTest(f"{enc} average", found.get(enc, NO_VALUES)) for enc in encoders]
     return judge(claim, tests, ids(single_teacher(data.downstream)))
 
 
@@ -99,8 +98,8 @@ def fig4_three_best(claim, data: ReportData, store) -> Verdict:
         return no_data(claim, "missing three-teacher encoder runs")
     # an encoder that did not run keeps the claim from holding; the other comparison may still refute it
     tests = [
-        SeedTest("three − CTB", _average_difference(table, three, "CTB") if "CTB" in table else NONE),
-        SeedTest("three − eleven", _average_difference(table, three, eleven) if eleven else NONE),
+        SeedTest("three − CTB", _average_difference(table, three, "CTB") if "CTB" in table else NO_VALUES),
+        SeedTest("three − eleven", _average_difference(table, three, eleven) if eleven else NO_VALUES),
     ]
     used = data.downstream[data.downstream["encoder_tasks"].isin([three, "CTB", eleven])]
     return judge(claim, tests, ids(used))
@@ -112,10 +111,10 @@ def fig4_eleven_between(claim, data: ReportData, store) -> Verdict:
     if eleven is None:
         return no_data(claim, "needs the eleven-teacher encoder runs")
     # every planned comparison: an encoder that did not run keeps the claim from holding, never makes it fail
-    versus_three = _average_difference(table, eleven, three) if three in table else NONE
+    versus_three = _average_difference(table, eleven, three) if three in table else NO_VALUES
     tests = [SeedTest("eleven − three", versus_three, greater=False)]
     tests += [
-        SeedTest(f"eleven − {s}", _average_difference(table, eleven, s) if s in table else NONE)
+        SeedTest(f"eleven − {s}", _average_difference(table, eleven, s) if s in table else NO_VALUES)
         for s in TASK_CODES
     ]
     return judge(claim, tests, ids(data.downstream[data.downstream["kind"] == "MIKE"]))

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from benchmark.report.claims.common import SeedTest, Verdict, ids, judge, no_data
+from benchmark.report.claims.common import NO_VALUES, SeedTest, Verdict, ids, judge, no_data
 from benchmark.report.claims.instability import (
     DEFAULT_MIN_POINTS,
     DEFAULT_WINDOW,
@@ -115,7 +115,7 @@ def planned_variants(profile: str) -> list[str]:
 
 def _column(table: pd.DataFrame, variant: str, mode: str) -> pd.Series:
     """One variant's 11-task averages per seed; none (a planned arm that did not run): an empty series."""
-    return table[(variant, mode)] if (variant, mode) in table else pd.Series(dtype=float)
+    return table[(variant, mode)] if (variant, mode) in table else NO_VALUES
 
 
 def _variants(data: ReportData, table: pd.DataFrame) -> list[str]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from benchmark.report.claims.common import SeedTest, Verdict, ids, judge, no_data
+from benchmark.report.claims.common import NO_VALUES, SeedTest, Verdict, ids, judge, no_data
 from benchmark.report.data import ReportData
 from mike.profiles import get_profile
 
@@ -110,7 +110,7 @@ def s5_ewc_mitigates(claim, data: ReportData, store) -> Verdict:
         name = f"forgetting, naive − {v}"
         if v not in found:
             parts.append(f"{v}: no runs")
-            tests.append(SeedTest(name, pd.Series(dtype=float)))
+            tests.append(SeedTest(name, NO_VALUES))
             continue
         f, lost = forgetting(found[v], sequence), (naive_l - learning(found[v], sequence)).mean()
         parts.append(f"{v}: forgetting {f.mean():.3g}, learning {lost:+.3g} below naive")

@@ -16,6 +16,8 @@ Sections (each prints a table, with "before → after" and the ratio where a com
   pixel-wise baseline, downstream decoder) at `small` widths, 1 thread, before → after.
 - allocator: a downstream decoder's steps alone in a fresh process, with glibc's adaptive malloc thresholds
   and with the fixed ones every suite process sets (benchmark.allocator): seconds and page faults per step.
+- targets: a one-teacher transfer step (`cpu` widths, 1 thread) with the teacher's targets on the query
+  images computed every step vs once per run, and what computing them once costs.
 - grouped: the same layer of 11 models run one after another vs as one grouped convolution (how stacked
   models execute); below 1× means stacking loses on this CPU.
 - suite-smoke / suite-small: wall time of `suite all --profile smoke` / `suite single --profile small`.
@@ -47,6 +49,7 @@ SECTIONS = (
     "stages",
     "allocator",
     "grouped",
+    "targets",
     "suite-smoke",
     "suite-small",
 )
@@ -179,6 +182,17 @@ def main() -> None:
         )
         row("seconds per step", adaptive["seconds"], kept["seconds"])
         row("page faults per step", adaptive["faults"], max(kept["faults"], 1e-9), unit="")
+    if "targets" in args.only:
+        result = child(new, "target_cache", threads=1)
+        step, setup = result["step"], result["setup"]
+        print(
+            f"a one-teacher transfer step (s), cpu widths, batch 32, 1 thread, {result['images']:,} query "
+            "images: the teacher's targets every step → once per run"
+        )
+        row("step", step["every step"], step["once per run"])
+        saved = step["every step"] - step["once per run"]
+        once = setup["once per run"]
+        print(f"  computing them once: {once:.1f} s, what {once / saved:.0f} steps save")
     if "grouped" in args.only:
         result = child(new, "grouped", threads=1)
         print(

@@ -247,7 +247,12 @@ def stage_steps(profile: str = "small", steps: int = 15, repeats: int = 5) -> di
     transferring = ae()
     query = QuerySet((x * 255).to(torch.uint8), torch.ones(batch, 1, dtype=torch.bool))
     schedule = make_schedule("uniform", [len(teacher.layer_names)], 1000)
-    transfer_loss = mike_step_loss(transferring, [teacher], query, schedule, "routed", cpu)
+    try:  # the teacher's targets computed once per run, as the transfer stage does since 2026-12-05
+        transfer_loss = mike_step_loss(
+            transferring, [teacher], query, schedule, "routed", cpu, target_batch=batch
+        )
+    except TypeError:  # trees from before it compute them every step
+        transfer_loss = mike_step_loss(transferring, [teacher], query, schedule, "routed", cpu)
     everything = torch.arange(batch)
     stages = {
         "teacher": stepper(student, lambda m: segmentation_loss(m(x), masks)),
@@ -322,6 +327,53 @@ def decoder_alone(keep: str = "keep", steps: int = 200) -> dict:
     }
 
 
+def target_cache(profile: str = "cpu", images: str = "1800", rounds: int = 8, steps: int = 10) -> dict:
+    """A one-teacher transfer step with the teacher's targets computed every step against once per run
+    (mike.training.target_cache), interleaved in one process on one task's worth of query images; and the
+    seconds the once-per-run computation takes."""
+    import statistics
+
+    from mike.models.autoencoder import Autoencoder
+    from mike.models.segmenter import Segmenter
+    from mike.profiles import get_profile
+    from mike.schedules import make_schedule
+    from mike.training.loop import prepare
+    from mike.training.transfer import QuerySet, mike_step_loss
+
+    p, cpu, n = get_profile(profile), torch.device("cpu"), int(images)
+    batch = p.transfer.batch_size
+    torch.manual_seed(0)
+    pictures = torch.randint(0, 256, (n, 3, 64, 64), dtype=torch.uint8)
+    teacher = Segmenter(p.segmenter_widths, p.segmenter_expand)
+    query = QuerySet(pictures, torch.ones(n, 1, dtype=torch.bool))
+    schedule = make_schedule("uniform", [len(teacher.layer_names)], 1000)
+    steppers, setup = {}, {}
+    for name, target_batch in (("every step", None), ("once per run", batch)):
+        model = prepare(Autoencoder(p.autoencoder_widths, p.autoencoder_expand), cpu)
+        optimizer = torch.optim.Adam(model.parameters(), fused=True)
+        started = time.perf_counter()
+        loss_of = mike_step_loss(model, [teacher], query, schedule, "routed", cpu, target_batch=target_batch)
+        setup[name] = time.perf_counter() - started
+        draw = torch.Generator().manual_seed(1)
+
+        def step(loss_of=loss_of, optimizer=optimizer, draw=draw):
+            loss = loss_of(0, torch.randperm(n, generator=draw)[:batch])[0]
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+
+        step()
+        steppers[name] = step
+    times: dict[str, list[float]] = {name: [] for name in steppers}
+    for _ in range(rounds):  # interleaved: this VM's speed drifts
+        for name, step in steppers.items():
+            started = time.perf_counter()
+            for _ in range(steps):
+                step()
+            times[name].append((time.perf_counter() - started) / steps)
+    return {"step": {k: statistics.median(v) for k, v in times.items()}, "setup": setup, "images": n}
+
+
 PROBES = {
     "decoder_alone": decoder_alone,
     "stage_steps": stage_steps,
@@ -330,4 +382,5 @@ PROBES = {
     "downstream": downstream,
     "optimizer": optimizer,
     "grouped": grouped,
+    "target_cache": target_cache,
 }

@@ -29,10 +29,14 @@ from mike.schedules import LossWeights
 ROUTINGS = ("routed", "naive", "stacked")
 
 
-def per_sample_layer_errors(teacher: Segmenter, x: torch.Tensor, x_bar: torch.Tensor) -> list[torch.Tensor]:
-    """For each layer, the per-sample mean over elements of (tanh φ(x) − tanh φ(x̄))²: a list of B-vectors."""
-    with torch.no_grad():  # targets: activations on the real input, squashed, no graph needed
-        targets = [tanh(t) for t in teacher.forward_features(x)]
+def per_sample_layer_errors(
+    teacher: Segmenter, x: torch.Tensor, x_bar: torch.Tensor, targets: list[torch.Tensor] | None = None
+) -> list[torch.Tensor]:
+    """For each layer, the per-sample mean over elements of (tanh φ(x) − tanh φ(x̄))²: a list of B-vectors.
+    targets: tanh φ(x) when already known (mike.training.target_cache), else computed here."""
+    if targets is None:
+        with torch.no_grad():  # targets: activations on the real input, squashed, no graph needed
+            targets = [tanh(t) for t in teacher.forward_features(x)]
     outputs = teacher.forward_features(x_bar)  # gradients flow through the frozen teacher into x̄
     return [(t - tanh(o)).pow(2).flatten(1).mean(1) for t, o in zip(targets, outputs, strict=True)]
 
@@ -44,8 +48,10 @@ def mike_loss(
     membership: torch.Tensor,
     weights: LossWeights,
     routing: str = "routed",
+    targets: Sequence[list[torch.Tensor] | None] | None = None,
 ) -> tuple[torch.Tensor, list[torch.Tensor]]:
     """Eq. 1 with masking. membership is a B×N bool matrix: sample i belongs to teacher n's training set.
+    targets (routed only): per teacher, tanh φ(x) of its own samples in the batch, or None to compute them.
 
     Returns the loss and, for the record, each teacher's unweighted per-layer errors as a detached
     tensor of L values (nan where the teacher had no sample in the batch), left on the device: reading
@@ -53,6 +59,8 @@ def mike_loss(
     """
     if routing not in ROUTINGS:
         raise ValueError(f"unknown routing {routing!r}; choose one of {', '.join(ROUTINGS)}")
+    if targets is not None and routing != "routed":
+        raise ValueError("known targets are for routed teachers only")
     loss = x_bar.new_zeros(())
     if weights.pixel > 0:
         loss = loss + weights.pixel * F.mse_loss(x_bar, x)
@@ -67,7 +75,8 @@ def mike_loss(
             layer_record.append(x_bar.new_full((len(weights.teachers[n]),), float("nan")).detach())
             continue
         if routing == "routed":
-            errors = [e.mean() for e in per_sample_layer_errors(teacher, x[mask], x_bar[mask])]
+            known = targets[n] if targets is not None else None
+            errors = [e.mean() for e in per_sample_layer_errors(teacher, x[mask], x_bar[mask], known)]
         else:
             m = mask.to(device=x.device, dtype=x.dtype)
             errors = [(e * m).sum() / counts[n] for e in per_sample_layer_errors(teacher, x, x_bar)]

@@ -18,9 +18,9 @@ from mike.training.loop import Checkpointer, StepCallback, TrainSpec, fit
 from mike.training.transfer import QuerySet, mike_step_loss
 
 
-def _step_loss(autoencoder: Autoencoder, teacher: Segmenter, query: QuerySet, steps: int, device):
+def _step_loss(autoencoder: Autoencoder, teacher: Segmenter, query: QuerySet, steps: int, device, batch=None):
     schedule = make_schedule("uniform", [len(teacher.layer_names)], steps)
-    return mike_step_loss(autoencoder, [teacher], query, schedule, "routed", device)
+    return mike_step_loss(autoencoder, [teacher], query, schedule, "routed", device, target_batch=batch)
 
 
 def train_step(
@@ -37,7 +37,7 @@ def train_step(
 ) -> Autoencoder:
     """Train on one teacher; with a penalty and λ > 0, the loss is Eq. 1 + λ·penalty (logged as
     'ewc_penalty', unweighted, beside the teacher's per-layer errors)."""
-    step_loss = _step_loss(autoencoder, teacher, query, spec.steps, device)
+    step_loss = _step_loss(autoencoder, teacher, query, spec.steps, device, spec.batch_size)
     if penalty is None or ewc_lambda == 0.0:
         return fit(autoencoder, step_loss, len(query), spec, seed, on_step, checkpointer)
     penalty = penalty.to(device)

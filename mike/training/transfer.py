@@ -25,6 +25,7 @@ from mike.training.loop import (
     to_float_images,
 )
 from mike.training.specs import DEFAULT_EXECUTION, ExecutionSpec
+from mike.training.target_cache import TargetCache
 
 
 @dataclass
@@ -61,10 +62,14 @@ def mike_step_loss(
     routing: str = "routed",
     device: str | torch.device = "cpu",
     execution: ExecutionSpec = DEFAULT_EXECUTION,
+    target_batch: int | None = None,
 ) -> StepLoss:
     """The loss of one transfer step (Eq. 1, masked per teacher) from the step and the batch's indices,
     with the pixel MSE and every teacher's per-layer error ('t{n}/{layer}') as its metrics. Teachers are
-    frozen, everything is moved to the device, and the query's images stay resident there."""
+    frozen, everything is moved to the device, and the query's images stay resident there.
+
+    target_batch: the training batch size, to compute the routed teachers' targets on the query images once,
+    at that size (mike.training.target_cache); None computes them every step (single-step measurements)."""
     device = torch.device(device)
     for t in teachers:
         prepare(t, device).freeze()
@@ -76,12 +81,18 @@ def mike_step_loss(
     prepare(autoencoder, device)
     reconstruct = compiled(autoencoder, execution)
     images = query.images.to(device)  # resident on the device for the whole run
+    cache = None
+    if target_batch and routing == "routed":
+        as_input = lambda batch: to_float_images(batch, device)  # noqa: E731
+        cache = TargetCache.build(teachers, images, query.membership, target_batch, as_input)
 
     def step_loss(step, idx):
         x = to_float_images(images[idx], device)
         x_bar = reconstruct(x)
         weights = schedule(step)
-        loss, per_layer = mike_loss(teachers, x, x_bar, query.membership[idx], weights, routing)
+        membership = query.membership[idx]
+        known = cache.for_batch(idx, membership) if cache else None
+        loss, per_layer = mike_loss(teachers, x, x_bar, membership, weights, routing, known)
         metrics = {"pixel_mse": pixel_loss(x, x_bar.detach())}
         for n, errors in enumerate(per_layer):
             metrics.update({f"t{n}/{layer}": errors[i] for i, layer in enumerate(names[n])})
@@ -108,7 +119,9 @@ def train_mike(
     on_step receives the loss, the pixel MSE, and every teacher's per-layer error ('t{n}/{layer}'), for
     every step: the curves of Figures 5 and 6.
     """
-    step_loss = mike_step_loss(autoencoder, teachers, query, schedule, routing, device, execution)
+    step_loss = mike_step_loss(
+        autoencoder, teachers, query, schedule, routing, device, execution, target_batch=spec.batch_size
+    )
     return fit(autoencoder, step_loss, len(query), spec, seed, on_step, checkpointer, execution)
 
 

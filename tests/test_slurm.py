@@ -109,21 +109,30 @@ def _runs(url):
 
 
 @slurm_only
-def test_single_smoke_on_slurm_completes_every_run_once_with_a_local_runs_results(tmp_path):
+def test_three_smoke_on_slurm_completes_every_run_once_with_a_local_runs_results(tmp_path):
+    """`three` has a run of every kind `single` has (datasets, teachers, a transfer, a baseline, downstream
+    runs), at a fifth of its runs."""
     with embedded_server(tmp_path / "db") as url:
         started = time.time()
         out = mike_bench(
-            "suite", "single", "--profile", "smoke", "--executor", "slurm", "--mongo-url", url, cwd=tmp_path
+            "suite", "three", "--profile", "smoke", "--executor", "slurm", "--mongo-url", url, cwd=tmp_path
         )
         seconds = time.time() - started
         assert out.returncode == 0, out.stderr[-3000:]
         runs = _runs(url)
-    print(f"single smoke on the single-node Slurm: {seconds:.0f} s")
+    print(f"three smoke on the single-node Slurm: {seconds:.0f} s")
     assert {r["status"] for r in runs} == {"COMPLETED"}
+    assert {r["config"]["stage"] for r in runs} == {
+        "dataset",
+        "teacher",
+        "transfer",
+        "baseline",
+        "downstream",
+    }
     hashes = Counter(r["meta"]["config_hash"] for r in runs)
-    assert len(hashes) == 22 + 11 + 11 + 11 + 22 * 11 and set(hashes.values()) == {1}
+    assert len(hashes) == 22 + 11 + 1 + 1 + 22 and set(hashes.values()) == {1}
     assert all(r["info"].get("slurm", {}).get("job_id") for r in runs)
-    assert_same_results(runs, local_results(tmp_path / "local", "single", "--profile", "smoke", cwd=tmp_path))
+    assert_same_results(runs, local_results(tmp_path / "local", "three", "--profile", "smoke", cwd=tmp_path))
 
 
 @slurm_only

@@ -15,6 +15,7 @@ from benchmark.store import DB_NAME
 from tests.helpers import mike_bench, wait_for
 
 SINGLE_RUNS = 22 + 11 + 11 + 11 + 22 * 11  # datasets, teachers, MIKE, baselines, downstream
+THREE_RUNS = 22 + 11 + 1 + 1 + 22
 
 
 def start(*args, cwd):
@@ -128,25 +129,39 @@ def test_sigkill_mid_training_then_resume_without_duplicates(tmp_path, mongo):
 
 
 def test_sigkill_with_embedded_server_then_finish(tmp_path):
-    proc = start("suite", "single", "--profile", "smoke", cwd=tmp_path)
-    time.sleep(25)
+    """Killed after its fifth run (read from its progress lines, not timed), it keeps what it stored."""
+    log = tmp_path / "suite.log"
+    with open(log, "w") as progress:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "benchmark.cli", "suite", "three", "--profile", "smoke"],
+            cwd=tmp_path,
+            stdout=subprocess.DEVNULL,
+            stderr=progress,
+            start_new_session=True,
+        )
+
+    def done() -> int:
+        counts = re.findall(rf"^\[(\d+)/{THREE_RUNS}\] trained", log.read_text(), re.M)
+        return int(counts[-1]) if counts else 0
+
+    wait_for(lambda: done() >= 5, 300, "the suite's fifth run")
     busy = mike_bench("status", cwd=tmp_path)  # the embedded store is locked by the running suite
     assert busy.returncode == 2
     # one line naming the holder (pid and command line) and what to do
     assert busy.stderr.strip().splitlines() == [
         f"mike-bench: error: the embedded database {os.path.join('.mike-bench', 'db')} is in use by pid "
-        f"{proc.pid} (mike-bench suite single --profile smoke); wait for it, or serve it to every command "
+        f"{proc.pid} (mike-bench suite three --profile smoke); wait for it, or serve it to every command "
         "at once with `mike-bench serve --workdir .mike-bench`"
     ]
-    time.sleep(10)  # mid-suite: imports and the first runs take longer than all this
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    again = mike_bench("suite", "single", "--profile", "smoke", cwd=tmp_path)
+    assert done() < THREE_RUNS, "the suite ended before it was killed"
+    again = mike_bench("suite", "three", "--profile", "smoke", cwd=tmp_path)
     assert again.returncode == 0, again.stderr[-2000:]
     match = re.search(r"(\d+) runs, (\d+) trained, (\d+) reused", again.stdout)
-    assert match and int(match[1]) == SINGLE_RUNS and int(match[3]) > 0  # earlier COMPLETED runs were kept
+    assert match and int(match[1]) == THREE_RUNS and int(match[3]) >= 5  # the COMPLETED runs were kept
     status = mike_bench("status", cwd=tmp_path)
-    assert re.search(rf"single\s+{SINGLE_RUNS}/{SINGLE_RUNS}\s+COMPLETED", status.stdout), status.stdout
+    assert re.search(rf"three\s+{THREE_RUNS}/{THREE_RUNS}\s+COMPLETED", status.stdout), status.stdout
 
 
 @pytest.mark.parametrize(

@@ -35,13 +35,14 @@ def _fold_pairs(sequence: nn.Sequential) -> None:
         conv, norm = sequence._modules[first], sequence._modules[second]
         if not (isinstance(conv, nn.Conv2d) and type(norm) is nn.BatchNorm2d and norm.track_running_stats):
             continue
-        layout = _layout_of(conv.weight)
+        layout = layout_of(conv.weight)
         fused = fuse_conv_bn_eval(conv, norm)
         fused.weight.data = fused.weight.data.contiguous(memory_format=layout)  # keep channels-last
         sequence._modules[first] = fused
         sequence._modules[second] = nn.Identity()
 
 
-def _layout_of(weight: torch.Tensor) -> torch.memory_format:
-    channels_last = weight.dim() == 4 and weight.is_contiguous(memory_format=torch.channels_last)
-    return torch.channels_last if channels_last and not weight.is_contiguous() else torch.contiguous_format
+def layout_of(t: torch.Tensor) -> torch.memory_format:
+    """channels_last for a 4-d tensor stored so (and not also plainly contiguous), else contiguous."""
+    channels_last = t.dim() == 4 and t.is_contiguous(memory_format=torch.channels_last)
+    return torch.channels_last if channels_last and not t.is_contiguous() else torch.contiguous_format

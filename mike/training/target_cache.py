@@ -22,6 +22,7 @@ from collections.abc import Sequence
 import torch
 
 from mike.fast_tanh import tanh
+from mike.models.folding import layout_of
 from mike.models.segmenter import Segmenter
 
 BUDGET_BYTES = 2 * 1024**3  # one run's cached targets; a 2-worker suite holds two runs at once
@@ -80,7 +81,7 @@ class TargetCache:
 
 @torch.no_grad()
 def _bytes_per_image(teacher: Segmenter, x: torch.Tensor) -> int:
-    return sum(f.nbytes for f in teacher.forward_features(x[:1]))
+    return sum(f.nbytes for f in teacher.forward_features(x))
 
 
 @torch.no_grad()
@@ -92,14 +93,10 @@ def _targets(teacher, images, own: torch.Tensor, batch_size: int, to_input) -> l
         first = min(start, count - batch_size)  # the last batch: full size, ending at the last image
         features = teacher.forward_features(to_input(images[own[first : first + batch_size]]))
         if not out:
-            out = [torch.empty((count, *f.shape[1:]), dtype=f.dtype, device=f.device) for f in features]
-            out = [o.contiguous(memory_format=_layout(f)) for o, f in zip(out, features, strict=True)]
+            out = [
+                torch.empty((count, *f.shape[1:]), dtype=f.dtype, device=f.device, memory_format=layout_of(f))
+                for f in features
+            ]
         for o, f in zip(out, features, strict=True):
             o[start : first + batch_size] = tanh(f)[start - first :]
     return out
-
-
-def _layout(t: torch.Tensor) -> torch.memory_format:
-    if t.dim() == 4 and t.is_contiguous(memory_format=torch.channels_last) and not t.is_contiguous():
-        return torch.channels_last
-    return torch.contiguous_format

@@ -33,7 +33,7 @@ from mike.models.autoencoder import Autoencoder
 from mike.models.segmenter import Segmenter
 from mike.profiles import Profile, get_profile
 from mike.schedules import make_schedule
-from mike.training.downstream import embed, train_decoder
+from mike.training.downstream import embed_sets, train_decoder
 from mike.training.specs import ExecutionSpec
 from mike.training.teacher import evaluate_segmenter, train_teacher
 from mike.training.transfer import QuerySet, train_mike, train_pixelwise
@@ -68,8 +68,7 @@ def run_stage(stage: str, profile: Profile, steps: int, data, device: str, execu
     else:  # as benchmark.stages.downstream_stage: embed once, train a fresh decoder, evaluate
         ae = Autoencoder(profile.autoencoder_widths, profile.autoencoder_expand)
         decoder = ae.downstream_decoder("fresh", out_channels=train.masks.shape[1])
-        z_train = embed(ae.encoder, train.images, device=device)
-        z_test = embed(ae.encoder, test.images, device=device)
+        z_train, z_test = embed_sets(ae.encoder, [train.images, test.images], device=device)
         train_decoder(decoder, z_train, train.masks, spec, 0, device=device, execution=execution)
         evaluate_segmenter(decoder, z_test, test.masks, device=device)
     if device.startswith("cuda"):

@@ -18,6 +18,8 @@ Sections (each prints a table, with "before → after" and the ratio where a com
   and with the fixed ones every suite process sets (benchmark.allocator): seconds and page faults per step.
 - targets: a one-teacher transfer step (`cpu` widths, 1 thread) with the teacher's targets on the query
   images computed every step vs once per run, and what computing them once costs.
+- fold: milliseconds to make the BatchNorm-folded inference copy of a `small` teacher, encoder and decoder
+  (every teacher run, transfer and downstream run makes some), before → after.
 - grouped: the same layer of 11 models run one after another vs as one grouped convolution (how stacked
   models execute); below 1× means stacking loses on this CPU.
 - suite-smoke / suite-small: wall time of `suite all --profile smoke` / `suite single --profile small`.
@@ -50,16 +52,25 @@ SECTIONS = (
     "allocator",
     "grouped",
     "targets",
+    "fold",
     "suite-smoke",
     "suite-small",
 )
 
 
 def worktree(ref: str) -> Path:
-    """A checkout of `ref` beside this tree (made once, reused)."""
-    path = Path(tempfile.gettempdir()) / f"mike-bench-{ref}"
+    """A checkout of `ref` beside this tree (made once per commit, reused: named by the commit, so that a
+    moving ref such as HEAD never finds an older checkout)."""
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short=12", f"{ref}^{{commit}}"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    path = Path(tempfile.gettempdir()) / f"mike-bench-{commit}"
     if not (path / "benchmark").is_dir():
-        subprocess.run(["git", "worktree", "add", "--detach", "-f", str(path), ref], cwd=ROOT, check=True)
+        subprocess.run(["git", "worktree", "add", "--detach", "-f", str(path), commit], cwd=ROOT, check=True)
     return path
 
 
@@ -128,9 +139,10 @@ def main() -> None:
     parser.add_argument("--probe", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.probe:
-        from speed_probes import PROBES  # beside this file (also when measuring another tree)
+        from overhead_probes import PROBES as OVERHEAD  # beside this file (also when measuring another tree)
+        from speed_probes import PROBES
 
-        print(json.dumps(PROBES[args.probe[0]](*args.probe[1:])))
+        print(json.dumps({**PROBES, **OVERHEAD}[args.probe[0]](*args.probe[1:])))
         return
     old, new = worktree(args.before), ROOT
     print(f"# mike-bench speed: {platform.machine()}, {os.cpu_count()} CPUs; before = {args.before}")
@@ -193,6 +205,13 @@ def main() -> None:
         saved = step["every step"] - step["once per run"]
         once = setup["once per run"]
         print(f"  computing them once: {once:.1f} s, what {once / saved:.0f} steps save")
+    if "fold" in args.only:
+        runs = [child(tree, "fold", threads=1) for tree in (old, new, old, new)]  # alternated, faster kept
+        before = {k: min(runs[0][k], runs[2][k]) for k in runs[0]}
+        after = {k: min(runs[1][k], runs[3][k]) for k in runs[1]}
+        print("the BatchNorm-folded inference copy of a `small` network (ms), 1 thread")
+        for name in after:
+            row(name, before[name], after[name], unit="ms")
     if "grouped" in args.only:
         result = child(new, "grouped", threads=1)
         print(

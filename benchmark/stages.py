@@ -23,7 +23,7 @@ from mike.metrics import normalised_iou
 from mike.models.autoencoder import Autoencoder
 from mike.models.segmenter import Segmenter
 from mike.schedules import make_schedule
-from mike.training.downstream import embed, train_decoder
+from mike.training.downstream import embed_sets, train_decoder
 from mike.training.loop import TrainSpec
 from mike.training.specs import ExecutionSpec
 from mike.training.step_cost import measure_steps
@@ -233,14 +233,17 @@ def downstream_stage(ws: Workspace, config: dict, ctx: RunContext, deps: list[di
     """
     encoder_run, teacher_run = deps
     ae = ws.model(encoder_run, build_autoencoder)
-    embeddings = {}
-    for split in (TRAIN_SPLIT, TEST_SPLIT):
-        key = (encoder_run["meta"]["config_hash"], config["task"], split)
-        if key not in ws.embeddings:  # once per encoder and dataset, not once per epoch
-            ws.embeddings[key] = embed(
-                ae.encoder, ws.dataset(config["data"], config["task"], split).images, device=ws.device
-            )
-        embeddings[split] = ws.embeddings[key]
+    keys = {
+        split: (encoder_run["meta"]["config_hash"], config["task"], split)
+        for split in (TRAIN_SPLIT, TEST_SPLIT)
+    }
+    # embedded once per encoder and dataset (a decoder study evaluates one encoder's embeddings twice)
+    missing = [split for split, key in keys.items() if key not in ws.embeddings]
+    if missing:
+        images = [ws.dataset(config["data"], config["task"], split).images for split in missing]
+        for split, z in zip(missing, embed_sets(ae.encoder, images, device=ws.device), strict=True):
+            ws.embeddings[keys[split]] = z
+    embeddings = {split: ws.embeddings[key] for split, key in keys.items()}
     train = ws.dataset(config["data"], config["task"], TRAIN_SPLIT)
     test = ws.dataset(config["data"], config["task"], TEST_SPLIT)
     torch.manual_seed(config["seed"])

@@ -30,11 +30,17 @@ ROUTINGS = ("routed", "naive", "stacked")
 
 
 def per_sample_layer_errors(
-    teacher: Segmenter, x: torch.Tensor, x_bar: torch.Tensor, targets: list[torch.Tensor] | None = None
+    teacher: Segmenter,
+    x: torch.Tensor | None,
+    x_bar: torch.Tensor,
+    targets: list[torch.Tensor] | None = None,
 ) -> list[torch.Tensor]:
     """For each layer, the per-sample mean over elements of (tanh φ(x) − tanh φ(x̄))²: a list of B-vectors.
-    targets: tanh φ(x) when already known (mike.training.target_cache), else computed here."""
+    targets: tanh φ(x) when already known (mike.training.target_cache; x is then not read), else computed
+    here from x."""
     if targets is None:
+        if x is None:
+            raise ValueError("per_sample_layer_errors needs x when the targets are not given")
         with torch.no_grad():  # targets: activations on the real input, squashed, no graph needed
             targets = [tanh(t) for t in teacher.forward_features(x)]
     outputs = teacher.forward_features(x_bar)  # gradients flow through the frozen teacher into x̄
@@ -76,7 +82,8 @@ def mike_loss(
             continue
         if routing == "routed":
             known = targets[n] if targets is not None else None
-            errors = [e.mean() for e in per_sample_layer_errors(teacher, x[mask], x_bar[mask], known)]
+            own_x = x[mask] if known is None else None  # with its targets known, a teacher never reads x
+            errors = [e.mean() for e in per_sample_layer_errors(teacher, own_x, x_bar[mask], known)]
         else:
             m = mask.to(device=x.device, dtype=x.dtype)
             errors = [(e * m).sum() / counts[n] for e in per_sample_layer_errors(teacher, x, x_bar)]

@@ -73,3 +73,58 @@ def test_a_batch_norm_not_after_a_convolution_is_kept():
     assert [type(m) for m in folded] == [nn.BatchNorm2d, nn.Conv2d, nn.ReLU, nn.BatchNorm2d]
     x = torch.rand(2, 3, 8, 8)
     assert_close(folded(x), model(x))
+
+
+def test_the_copy_shares_no_tensor_or_container_with_the_original():
+    """The copy is structural, not deepcopy: its tensors and every module's containers must be its own."""
+    torch.manual_seed(3)
+    model = with_trained_statistics(Autoencoder((8, 8, 16, 16, 24), 1)).eval()
+    folded = folded_for_inference(model)
+    theirs = {t.untyped_storage().data_ptr() for t in [*model.parameters(), *model.buffers()]}
+    assert not theirs & {t.untyped_storage().data_ptr() for t in [*folded.parameters(), *folded.buffers()]}
+    copies = dict(folded.named_modules())
+    assert copies.keys() == dict(model.named_modules()).keys()
+    for name, original in model.named_modules():
+        ours = copies[name]
+        assert ours is not original
+        if isinstance(original, nn.BatchNorm2d) and isinstance(ours, nn.Identity):
+            continue  # folded into the convolution before it
+        assert type(ours) is type(original)
+        for key, value in vars(original).items():
+            if isinstance(value, dict | list | set):
+                assert vars(ours)[key] is not value, key
+    folded.decoder.register_forward_hook(lambda *args: None)  # a hook on the copy stays on the copy
+    assert not model.decoder._forward_hooks
+    x = torch.rand(2, 3, 64, 64)
+    assert_close(folded(x), model(x), rtol=1e-4, atol=1e-5)
+
+
+def test_a_module_keeping_a_tensor_or_module_outside_its_registry_is_refused():
+    """Only deepcopy would copy such a module right: the structural copy says so instead of sharing it."""
+
+    class Tied(nn.Sequential):
+        def __init__(self, extra):
+            super().__init__(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4))
+            object.__setattr__(self, "extra", extra)  # not registered: a plain attribute
+
+    for extra in (torch.ones(4), [nn.Conv2d(4, 4, 1)], {"w": torch.ones(1)}):
+        with pytest.raises(TypeError, match="'extra' holds a tensor, module or bound method"):
+            folded_for_inference(Tied(extra).eval())
+    folded_for_inference(Tied([1, 2]).eval())  # plain values are fine
+
+
+def test_embedding_several_sets_folds_once_and_equals_embedding_each():
+    from unittest import mock
+
+    from mike.models import folding
+    from mike.training import downstream
+
+    torch.manual_seed(4)
+    encoder = with_trained_statistics(Autoencoder((8, 8, 16, 16, 24), 1).encoder, seed=4).eval()
+    a, b = (torch.randint(0, 256, (n, 3, 64, 64), dtype=torch.uint8) for n in (5, 3))
+    with mock.patch.object(downstream, "folded_for_inference", wraps=folding.folded_for_inference) as fold:
+        assert downstream.embed_sets(encoder, []) == [] and fold.call_count == 0
+        together = downstream.embed_sets(encoder, [a, b])
+        assert fold.call_count == 1
+    for z, images in zip(together, (a, b), strict=True):
+        assert torch.equal(z, downstream.embed(encoder, images))

@@ -90,3 +90,11 @@ def test_teachers_beyond_the_budget_are_computed_every_step_with_the_same_loss()
         losses.append((loss.item(), {k: float(v) for k, v in metrics.items()}))
     assert losses[1][0] == pytest.approx(losses[0][0], rel=1e-6)
     assert losses[1][1] == pytest.approx(losses[0][1], rel=1e-5)
+
+
+def test_layer_errors_without_targets_need_the_images():
+    from mike.losses import per_sample_layer_errors
+
+    teacher = Segmenter((8, 8, 8, 8), 1).freeze()
+    with pytest.raises(ValueError, match="needs x when the targets are not given"):
+        per_sample_layer_errors(teacher, None, torch.rand(2, 3, 64, 64))

@@ -20,18 +20,34 @@ from mike.training.specs import DEFAULT_EXECUTION, ExecutionSpec
 from mike.training.teacher import evaluate_segmenter
 
 
-@torch.no_grad()
 def embed(
     encoder: torch.nn.Module, images: torch.Tensor, batch_size: int = 256, device: str | torch.device = "cpu"
 ) -> torch.Tensor:
     """Embeddings of uint8 images by a frozen encoder, computed once (not once per epoch)."""
+    return embed_sets(encoder, [images], batch_size, device)[0]
+
+
+@torch.no_grad()
+def embed_sets(
+    encoder: torch.nn.Module,
+    image_sets: list[torch.Tensor],
+    batch_size: int = 256,
+    device: str | torch.device = "cpu",
+) -> list[torch.Tensor]:
+    """The embeddings of each set of uint8 images (a task's train and test split), the encoder folded once."""
+    if not image_sets:
+        return []  # nothing to embed: no fold
     device = torch.device(device)
     inference = folded_for_inference(prepare(encoder, device).eval())  # BatchNorm folded: fewer passes
-    out = [
-        inference(to_float_images(images[s : s + batch_size], device)).cpu()
-        for s in range(0, images.shape[0], batch_size)
+    return [
+        torch.cat(
+            [
+                inference(to_float_images(images[s : s + batch_size], device)).cpu()
+                for s in range(0, images.shape[0], batch_size)
+            ]
+        )
+        for images in image_sets
     ]
-    return torch.cat(out)
 
 
 def train_decoder(
@@ -69,8 +85,7 @@ def downstream_iou(
     """Evaluate one frozen encoder on one task: {'iou', 'teacher_iou', 'normalised_iou'}."""
     torch.manual_seed(seed)  # the fresh decoder's initialisation
     decoder = autoencoder.downstream_decoder(decoder_mode, out_channels=train.masks.shape[1])
-    z_train = embed(autoencoder.encoder, train.images, device=device)
-    z_test = embed(autoencoder.encoder, test.images, device=device)
+    z_train, z_test = embed_sets(autoencoder.encoder, [train.images, test.images], device=device)
     train_decoder(decoder, z_train, train.masks, spec, seed, on_step, device)
     value = evaluate_segmenter(decoder, z_test, test.masks, device=device)
     return {"iou": value, "teacher_iou": teacher_iou, "normalised_iou": normalised_iou(value, teacher_iou)}

@@ -124,6 +124,15 @@ def suite_wall(tree: Path, args: list[str]) -> float:
         return time.perf_counter() - started
 
 
+def alternated(old: Path, new: Path, probe: str) -> tuple[dict, dict]:
+    """A probe's figures on the old and the new tree, 1 thread, alternated twice with the faster of each
+    kept: this VM's speed drifts by minutes."""
+    runs = [child(tree, probe, threads=1) for tree in (old, new, old, new)]
+    before = {k: min(runs[0][k], runs[2][k]) for k in runs[0]}
+    after = {k: min(runs[1][k], runs[3][k]) for k in runs[1]}
+    return before, after
+
+
 def row(name: str, before: float | None, after: float, unit: str = "s") -> None:
     if before is None:
         print(f"  {name:44s} {'':>12s}   {after:10.3f} {unit}")
@@ -174,10 +183,7 @@ def main() -> None:
         row("stacked, torch.func vmap", None, result["vmap"])
         print(f"  stacked / one after another: {result['vmap'] / result['loop']:.2f}")
     if "stages" in args.only:
-        # alternated twice and the faster of each kept: this VM's speed drifts by minutes
-        runs = [child(tree, "stage_steps", threads=1) for tree in (old, new, old, new)]
-        before = {k: min(runs[0][k], runs[2][k]) for k in runs[0]}
-        after = {k: min(runs[1][k], runs[3][k]) for k in runs[1]}
+        before, after = alternated(old, new, "stage_steps")
         print(
             "one optimiser step of each stage of `suite single` (s), small widths, batch 32, 1 thread; "
             "'downstream fixed': a downstream run's embedding of 2,280 images and scoring of 480"
@@ -206,9 +212,7 @@ def main() -> None:
         once = setup["once per run"]
         print(f"  computing them once: {once:.1f} s, what {once / saved:.0f} steps save")
     if "fold" in args.only:
-        runs = [child(tree, "fold", threads=1) for tree in (old, new, old, new)]  # alternated, faster kept
-        before = {k: min(runs[0][k], runs[2][k]) for k in runs[0]}
-        after = {k: min(runs[1][k], runs[3][k]) for k in runs[1]}
+        before, after = alternated(old, new, "fold")
         print("the BatchNorm-folded inference copy of a `small` network (ms), 1 thread")
         for name in after:
             row(name, before[name], after[name], unit="ms")

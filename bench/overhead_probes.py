@@ -14,7 +14,11 @@ def fold(repeats: int = 30) -> dict:
     a teacher (every teacher run's evaluation, every transfer's teachers), an encoder (every downstream
     run's embedding), a decoder (every downstream run's scoring). Median of `repeats`, 1 thread."""
     from mike.models.autoencoder import Autoencoder
-    from mike.models.folding import folded_for_inference
+
+    try:
+        from mike.models.folding import folded_for_inference
+    except ImportError:  # a tree from before folding (the default --before): its networks ran unfolded
+        return {}
     from mike.models.segmenter import Segmenter
     from mike.profiles import get_profile
 

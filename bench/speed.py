@@ -214,8 +214,10 @@ def main() -> None:
     if "fold" in args.only:
         before, after = alternated(old, new, "fold")
         print("the BatchNorm-folded inference copy of a `small` network (ms), 1 thread")
+        if not before:
+            print(f"  ({args.before} predates folding: no fold to compare with; try --before 75e4c55)")
         for name in after:
-            row(name, before[name], after[name], unit="ms")
+            row(name, before.get(name), after[name], unit="ms")
     if "grouped" in args.only:
         result = child(new, "grouped", threads=1)
         print(

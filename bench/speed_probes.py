@@ -212,7 +212,7 @@ def stage_steps(profile: str = "small", steps: int = 15, repeats: int = 5) -> di
     from mike.training.downstream import embed
     from mike.training.loop import prepare
     from mike.training.teacher import evaluate_segmenter
-    from mike.training.transfer import QuerySet, mike_step_loss
+    from mike.training.transfer import QuerySet
 
     try:  # as every suite process does since the allocator change; trees from before it have no such module
         from benchmark.allocator import keep_freed_memory
@@ -247,12 +247,7 @@ def stage_steps(profile: str = "small", steps: int = 15, repeats: int = 5) -> di
     transferring = ae()
     query = QuerySet((x * 255).to(torch.uint8), torch.ones(batch, 1, dtype=torch.bool))
     schedule = make_schedule("uniform", [len(teacher.layer_names)], 1000)
-    try:  # the teacher's targets computed once per run, as the transfer stage does since 2026-12-05
-        transfer_loss = mike_step_loss(
-            transferring, [teacher], query, schedule, "routed", cpu, target_batch=batch
-        )
-    except TypeError:  # trees from before it compute them every step
-        transfer_loss = mike_step_loss(transferring, [teacher], query, schedule, "routed", cpu)
+    transfer_loss = _transfer_step_loss(transferring, teacher, query, schedule, batch, cpu)
     everything = torch.arange(batch)
     stages = {
         "teacher": stepper(student, lambda m: segmentation_loss(m(x), masks)),
@@ -284,6 +279,28 @@ def stage_steps(profile: str = "small", steps: int = 15, repeats: int = 5) -> di
         fixed()
         times["downstream fixed"].append(time.perf_counter() - started)
     return {name: statistics.median(t) for name, t in times.items()}
+
+
+def _transfer_step_loss(autoencoder, teacher, query, schedule, batch, device):
+    """The transfer stage's step loss as the measured tree builds it: `mike_step_loss` with the teacher's
+    targets computed once per run (since 2026-12-05) or every step (before), or, in trees from before
+    `mike_step_loss` existed (such as the default --before), the loss that `train_mike` computed inline."""
+    try:
+        from mike.training.transfer import mike_step_loss
+    except ImportError:
+        from mike.losses import mike_loss
+        from mike.training.loop import to_float_images
+
+        def inline(step, idx):
+            x = to_float_images(query.images[idx], device)
+            membership = query.membership[idx].to(device)
+            return mike_loss([teacher], x, autoencoder(x), membership, schedule(step), "routed")[0], {}
+
+        return inline
+    try:
+        return mike_step_loss(autoencoder, [teacher], query, schedule, "routed", device, target_batch=batch)
+    except TypeError:
+        return mike_step_loss(autoencoder, [teacher], query, schedule, "routed", device)
 
 
 def decoder_alone(keep: str = "keep", steps: int = 200) -> dict:

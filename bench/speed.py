@@ -150,8 +150,9 @@ def main() -> None:
     if args.probe:
         from overhead_probes import PROBES as OVERHEAD  # beside this file (also when measuring another tree)
         from speed_probes import PROBES
+        from stage_probes import PROBES as STAGES
 
-        print(json.dumps({**PROBES, **OVERHEAD}[args.probe[0]](*args.probe[1:])))
+        print(json.dumps({**PROBES, **OVERHEAD, **STAGES}[args.probe[0]](*args.probe[1:])))
         return
     old, new = worktree(args.before), ROOT
     print(f"# mike-bench speed: {platform.machine()}, {os.cpu_count()} CPUs; before = {args.before}")

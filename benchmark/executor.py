@@ -147,7 +147,9 @@ def _run_pool(
     groups: list[Group], completed: set[str], setup: WorkerSetup, jobs: int, progress, alone_if_timed: bool
 ) -> None:
     """Dispatch ready groups to `jobs` spawned workers; stop dispatching at the first failure. With
-    alone_if_timed (CPU workers share the cores), a timed group waits for the pool to empty and runs alone."""
+    alone_if_timed (CPU workers share the cores), a timed group runs alone: while other groups run, a free
+    worker takes the next untimed ready group instead of idling until the pool empties, so timed groups run
+    once no untimed group is ready (in `suite all`, after the MIKE suites' work)."""
     context = multiprocessing.get_context("spawn")  # no fork of a process with threads and a server
     events, counter = context.Queue(), context.Value("i", 0)
     done, pending = set(completed), list(groups)
@@ -159,11 +161,8 @@ def _run_pool(
             while failure is None and len(running) < jobs:
                 if alone_if_timed and any(g.timed for g in running.values()):
                     break
-                group = next_ready(pending, done)
+                group = next_ready(pending, done, untimed_only=alone_if_timed and bool(running))
                 if group is None:
-                    break
-                if alone_if_timed and group.timed and running:
-                    pending.insert(0, group)  # first in line once the running groups end
                     break
                 info = {"runs_at_once": 1} if alone_if_timed and group.timed else None
                 running[pool.submit(pool_task, _work(group), info)] = group

@@ -57,10 +57,11 @@ def group_plan(plan: list[Planned], completed: set[str]) -> list[Group]:
     return list(groups.values())
 
 
-def next_ready(pending: list[Group], done: set[str]) -> Group | None:
-    """The first pending group (plan order) whose dependencies are all done; removed from `pending`."""
+def next_ready(pending: list[Group], done: set[str], untimed_only: bool = False) -> Group | None:
+    """The first pending group (plan order) whose dependencies are all done, and with untimed_only the
+    first such group that is not timed; removed from `pending`."""
     for i, g in enumerate(pending):
-        if g.needs <= done:
+        if g.needs <= done and not (untimed_only and g.timed):
             return pending.pop(i)
     return None
 

@@ -55,3 +55,21 @@ def test_groups_start_in_plan_order_once_their_dependencies_are_done_and_skip_co
         done.update(group.hashes)
     assert order.index("downstream") > max(i for i, s in enumerate(order) if s == "teacher")
     assert next_ready([], done) is None
+
+
+def test_while_others_run_a_free_worker_takes_untimed_work_before_a_timed_group():
+    """A timed group (an autoencoder's time per epoch) runs alone; a pool that waited for it to be first in
+    line left a core idle while a long run ended (≈ 90 s a seed for the simple CNN in `losses`)."""
+    from benchmark.schedule import Group, next_ready
+    from suites.plan import Planned, RunSpec
+
+    def group(stage: str, needs: set[str]) -> Group:
+        return Group([Planned(RunSpec(stage, stage, {"stage": stage}))], needs)
+
+    timed, untimed, blocked = group("autoencoder", set()), group("simple_cnn", set()), group("probe", {"x"})
+    assert timed.timed and not untimed.timed
+    pending = [blocked, timed, untimed]
+    assert next_ready(pending, set(), untimed_only=True) is untimed  # plan order, timed skipped
+    assert next_ready(pending, set(), untimed_only=True) is None  # only the timed one is ready
+    assert next_ready(pending, set()) is timed  # the pool is empty: it runs, alone
+    assert pending == [blocked]

@@ -127,9 +127,10 @@ def requeue_dead_claims(store: RunStore) -> list[str]:
 def claim_next(store: RunStore, me: Claimer) -> dict | None:
     """Atomically claim the first queued group (queue order) whose dependencies have COMPLETED.
 
-    A timed group (its wall time is a result) is claimed only when no other claim runs on this host; while
-    it waits, nothing behind it is claimed here, and while it runs nothing else is: runs sharing the cores
-    would time each other."""
+    A timed group (its wall time is a result) is claimed only when no other claim runs on this host, and
+    while it runs nothing else is: runs sharing the cores would time each other. While it waits for this
+    host's claims to end, the next untimed ready group is claimed instead of idling (as the local pool
+    does), so timed groups start here once no untimed group is ready."""
     queue = store.db[QUEUE]
     requeue_dead_claims(store)
     completed = store.completed_hashes()
@@ -140,7 +141,7 @@ def claim_next(store: RunStore, me: Claimer) -> dict | None:
         if not set(entry["needs"]) <= completed:
             continue
         if entry.get("timed") and busy_here is not None:
-            return None  # first in line here once this host's claims end (as the local pool does)
+            continue  # it waits for this host's claims to end; untimed work behind it may go first
         got = _take(store, entry["_id"], me)
         if got is not None:
             return got

@@ -114,7 +114,8 @@ def test_a_dead_workers_claim_is_queued_again(store):
 
 def test_a_timed_group_runs_alone_on_its_host(store):
     """An autoencoder's time per epoch is a result: it waits for this host's other claims to end, and
-    nothing else is claimed here while it runs."""
+    nothing else is claimed here while it runs. While it waits, untimed ready work behind it is claimed
+    rather than a worker idling."""
     store, _ = store
     enqueue(store, _plan("losses"), {})
     queue = store.db[QUEUE]
@@ -128,12 +129,16 @@ def test_a_timed_group_runs_alone_on_its_host(store):
     queue.update_many({}, {"$set": {"needs": []}})  # everything ready: only the timing rule decides
     a, b = Claimer.this_process("a"), Claimer.this_process("b")
     assert claim_next(store, a)["_id"] == before["_id"]
-    assert claim_next(store, b) is None  # the timed group is next, and a claim runs here
+    # the timed group is next in line but a claim runs here: b takes the untimed group behind it
+    assert claim_next(store, b)["_id"] == after["_id"]
+    assert claim_next(store, Claimer.this_process("c")) is None  # only the timed group is left, it waits
     finish(store, before, a)
+    assert claim_next(store, a) is None  # b's claim still runs here
+    finish(store, after, b)
     assert claim_next(store, b)["_id"] == timed["_id"]
     assert claim_next(store, a) is None  # the timed group runs: nothing else starts beside it
     finish(store, timed, b)
-    assert claim_next(store, a)["_id"] == after["_id"]
+    assert claim_next(store, a) is None  # nothing left
 
 
 def _runs(url):

@@ -2,15 +2,17 @@
 shown on its own, described by how it differs from the profile's default. The runs are exactly those a
 suite plans (with and without overrides, synthetic or real COCO, substitute or ImageNet loss network)."""
 
+import re
+
 import pytest
 
-from benchmark.report.build import build
+from benchmark.report.build import build, suites_present
 from benchmark.report.claims import evaluate, load_claims
 from benchmark.report.data import load, split_by_setting
 from mike.featpred.weights_file import imagenet_weights_path
 from mike.profiles import get_profile
 from suites.loss_suites import losses
-from suites.mike_suites import single
+from suites.mike_suites import eleven, progressive, single, three
 from tests.run_documents import LEVELS, noise, plan_documents, served
 
 SEEDS = [0, 1, 2]
@@ -89,6 +91,28 @@ def test_two_mike_settings_are_judged_apart(gs, other, described, shared, tmp_pa
         in md
     )
     assert "MIKE, Figure 3: single-teacher encoders vs the pixel-wise baseline (MIKE setting B)" in md
+
+
+def test_a_progressive_only_setting_shows_its_own_claim_only(gs, tmp_path):
+    """The progressive suite's encoders train longer than the others (cpu: 200 batches per teacher layer),
+    so they are a setting of their own, with no downstream runs. The pixel-wise baselines, shared by every
+    setting, must not make Figures 3–4 appear there: a `cpu` report showed their sections with 'nan'
+    averages and their claims as 'no data'."""
+    profile = get_profile("smoke").with_overrides({"suites.progressive_steps_per_layer": 2})
+    plan = [p for suite in (single, three, eleven, progressive) for p in suite(profile, SEEDS, None)]
+    plan_documents(gs.reset(), plan, _mike_results(better=set(), worse=set()))
+    store = gs.flush()
+    settings = split_by_setting(load(store, "smoke"), "MIKE")
+    present = {s.name: suites_present(part) for s, part in settings}
+    assert present == {"A": ["single", "three", "eleven"], "B": ["progressive"]}
+    md = (build(store, "smoke", None, tmp_path) / "report.md").read_text()
+    table_b = re.split(r"\n#+ ", md.split("### MIKE setting B: ")[1])[0]
+    assert "Figures 5–6, Section 4.2" in table_b
+    assert "Figure 3" not in table_b and "Figure 4" not in table_b
+    headings = [line for line in md.splitlines() if line.startswith("#") and "(MIKE setting B)" in line]
+    assert headings and all("Figures 5–6" in h for h in headings)
+    assert "| nan" not in md
+    assert any("Figure 3" in h and "(MIKE setting A)" in h for h in md.splitlines() if h.startswith("#"))
 
 
 def test_loss_networks_are_settings_and_i_i_pw_serves_both(gs, tmp_path):

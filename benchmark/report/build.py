@@ -56,16 +56,24 @@ class ReportError(RuntimeError):
     """Nothing to report (empty store, or no results for the suite asked for)."""
 
 
+def _has_progressive(data: ReportData) -> bool:
+    return not data.transfer.empty and bool((data.transfer["schedule"] == "progressive").any())
+
+
 def suites_present(data: ReportData) -> list[str]:
     d, present = data.downstream, []
     if not d.empty:
-        if (single_teacher(d)["kind"] == "pixel-wise").any():
+        kinds = set(single_teacher(d)["kind"])
+        # the pixel-wise baselines are shared by every MIKE setting: beside the progressive suite's own
+        # encoders (a setting of their own, with no downstream runs) they do not make `single` present
+        if "MIKE" in kinds or ("pixel-wise" in kinds and not _has_progressive(data)):
             present.append("single")
-        if (d["encoder_tasks"] == claims_mod.three_column(data)).any():
+        mike = d[d["kind"] == "MIKE"]  # Figure 4 compares MIKE encoders; their baselines are shared
+        if (mike["encoder_tasks"] == claims_mod.three_column(data)).any():
             present.append("three")
-        if (d["n_teachers"] == 11).any():
+        if (mike["n_teachers"] == 11).any():
             present.append("eleven")
-    if not data.transfer.empty and (data.transfer["schedule"] == "progressive").any():
+    if _has_progressive(data):
         present.append("progressive")
     if not data.probes.empty:
         present.append("losses")
@@ -113,8 +121,8 @@ def build(
     judged = _judge_by_setting(doc, data, store, claims, suites, profile)
     for setting, part, _ in judged:
         suffix = f" ({setting.label})" if _several(judged, setting.family) else ""
-        if setting.family == "MIKE":
-            mike_sections(doc, part, store, suites, suffix)
+        if setting.family == "MIKE":  # a setting's figures: those of the suites that have runs in it
+            mike_sections(doc, part, store, [s for s in suites if s in suites_present(part)], suffix)
         elif setting.family == SECTION5:
             section5_sections(doc, part, store, suites)
         else:

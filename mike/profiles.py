@@ -238,7 +238,8 @@ CPU = replace(
         "CTB (the issue and the paper's 'one after another' mean all 11)",
     },
     design={
-        "budget": "`suite all --seeds 3` within 90 minutes on 2 CPU cores (2 single-threaded workers, "
+        "budget": "`suite all --profile cpu` (3 seeds; `losses` 5) within 90 minutes on 2 CPU cores (2 "
+        "single-threaded workers, "
         "≈ 10,800 run-seconds). One seed of everything at `small` costs ≈ 5,700 run-seconds (teachers "
         "457, single transfers 867, baselines 383, downstream 1,648, three 279, eleven 310, progressive "
         "116, losses 1,629): 3 seeds would take ≈ 2.5 h, so lengths were cut where the pilots showed "
@@ -284,8 +285,10 @@ CPU = replace(
         "then read FP / PS at 0.521 [90% CI 0.490, 0.551], seed-level sd 0.018, inconclusive against the "
         "bounds 0.5–0.7, and asked for 7 seeds at that effect; a `losses` seed costs ≈ 5 minutes of "
         "wall (its autoencoders alone on the machine), so 7 would take ≈ 88 of the 90 minutes, with no "
-        "margin for a slower CPU; 5 (≈ 78 minutes in all, MDE ≈ 0.025 at that sd) leave one. Those are "
-        "timed at the paper's batch of 512 (at 64 the FP decoder's output layer dominates on a CPU and "
+        "margin for a slower CPU; 5 (≈ 78 minutes in all, MDE ≈ 0.025 at that sd) leave one. Measured in "
+        "one go (2026-12-06, 71 min 41 s): FP / PS 0.505 [0.492, 0.518], on the band's lower edge, so "
+        "inconclusive at any seed count that fits (50 at that effect); `losses` alone had read 0.522. "
+        "The autoencoders are timed at the paper's batch of 512 (at 64 the FP decoder's output layer dominates on a CPU and "
         "the I-F-FP / I-I-PS ratio is ≈ 1.2 instead of ≈ 0.6: bench/fp_epoch_time.py), each "
         "autoencoder alone on the machine (the pool waits for it).",
         "sequential": "(Section 5, outside the 90 minutes) every step of a sequence is a whole transfer "

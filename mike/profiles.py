@@ -288,9 +288,9 @@ CPU = replace(
         "margin for a slower CPU; 5 (≈ 78 minutes in all, MDE ≈ 0.025 at that sd) leave one. Measured in "
         "one go (2026-12-06, 71 min 41 s): FP / PS 0.505 [0.492, 0.518], on the band's lower edge, so "
         "inconclusive at any seed count that fits (50 at that effect); `losses` alone had read 0.522. "
-        "The autoencoders are timed at the paper's batch of 512 (at 64 the FP decoder's output layer dominates on a CPU and "
-        "the I-F-FP / I-I-PS ratio is ≈ 1.2 instead of ≈ 0.6: bench/fp_epoch_time.py), each "
-        "autoencoder alone on the machine (the pool waits for it).",
+        "The autoencoders are timed at the paper's batch of 512 (at 64 the FP decoder's output layer "
+        "dominates on a CPU and the I-F-FP / I-I-PS ratio is ≈ 1.2 instead of ≈ 0.6: "
+        "bench/fp_epoch_time.py), each autoencoder alone on the machine (the pool waits for it).",
         "sequential": "(Section 5, outside the 90 minutes) every step of a sequence is a whole transfer "
         "(200 batches, ≈ 60 s alone) followed by downstream on all 11 tasks (≈ 55 s): all 11 teachers × "
         "4 chains (naive and 3 λ) × 3 seeds is ≈ 2 h on 2 cores, on top of ≈ 2 h for the other Section 5 "

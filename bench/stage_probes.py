@@ -38,6 +38,12 @@ def stage_steps(profile: str = "small", steps: int = 15, repeats: int = 5) -> di
     torch.manual_seed(0)
     x = torch.rand(batch, 3, 64, 64).contiguous(memory_format=torch.channels_last)
     masks = (torch.rand(batch, 3, 64, 64) > 0.8).float()
+    try:  # masks as the stages hold them: channels-last since 2026-12-06, channels-first before
+        from mike.training.loop import resident_masks
+
+        masks = resident_masks(masks, cpu)
+    except ImportError:
+        pass
     z = torch.randn(batch, 2, 8, 8).contiguous(memory_format=torch.channels_last)
     teacher = prepare(Segmenter(p.segmenter_widths, p.segmenter_expand), cpu).freeze()
 

@@ -4,6 +4,7 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from mike.losses import mike_loss, pixel_loss
 from mike.models.segmenter import Segmenter
@@ -141,3 +142,30 @@ def test_stacked_teachers_give_the_routed_loss_record_and_gradient(layout):
     assert torch.allclose(results[1][1], results[0][1], rtol=1e-5, equal_nan=True)
     assert torch.isnan(results[1][1][3]).all()  # no sample, no error
     assert torch.allclose(grads[1], grads[0], rtol=1e-4, atol=1e-9)
+
+
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
+def test_segmentation_loss_written_out_gradient_is_autograds(layout):
+    """The loss's own backward against autograd through the plain formula, in float64, with binary and soft
+    targets, in both layouts; and float32 through the layouts the stages use."""
+    from mike.losses import segmentation_loss
+
+    def plain(logits, masks):
+        p = torch.sigmoid(logits)
+        dice = 1 - (2 * (p * masks).sum(dim=(0, 2, 3)) + 1) / ((p + masks).sum(dim=(0, 2, 3)) + 1)
+        return F.binary_cross_entropy_with_logits(logits, masks) + dice.mean()
+
+    g = torch.Generator().manual_seed(0)
+    for masks in ((torch.rand(4, 3, 6, 5, generator=g) > 0.7).double(), torch.rand(4, 3, 6, 5, generator=g)):
+        logits = (torch.randn(4, 3, 6, 5, generator=g, dtype=torch.float64) * 4).contiguous(
+            memory_format=layout
+        )
+        masks = masks.contiguous(memory_format=layout)
+        ours = logits.clone().requires_grad_()
+        theirs = logits.clone().requires_grad_()
+        (3 * segmentation_loss(ours, masks)).backward()
+        (3 * plain(theirs, masks)).backward()
+        assert segmentation_loss(logits, masks).item() == pytest.approx(plain(logits, masks).item(), rel=1e-6)
+        torch.testing.assert_close(ours.grad, theirs.grad, rtol=1e-6, atol=1e-9)
+    x = torch.randn(2, 3, 4, 4, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda v: segmentation_loss(v, masks[:2, :, :4, :4]).double(), (x,))

@@ -87,3 +87,29 @@ def test_downstream_decoder_fresh_or_the_transferred_one_reinterpreted():
     assert not torch.equal(fresh.body[0].weight, ae.decoder.body[0].weight)
     with pytest.raises(ValueError, match="unknown downstream decoder"):
         ae.downstream_decoder("frozen")
+
+
+def test_squeeze_excitation_pool_is_the_adaptive_pool_to_the_bit():
+    """MBConv's squeeze is SpatialMean: no state-dict change, the same numbers forward and backward as
+    AdaptiveAvgPool2d(1), and a channels-last gradient for a channels-last input."""
+    from torchvision.ops.misc import SqueezeExcitation
+
+    from mike.models.blocks import LayerSpec, SpatialMean, build_layer
+
+    torch.manual_seed(0)
+    ours = build_layer(LayerSpec("m", "mbconv", 8, 16, 5, 1, 4)).to(memory_format=torch.channels_last)
+    theirs = build_layer(LayerSpec("m", "mbconv", 8, 16, 5, 1, 4)).to(memory_format=torch.channels_last)
+    theirs.load_state_dict(ours.state_dict())
+    squeezes = [m for m in theirs.modules() if isinstance(m, SqueezeExcitation)]
+    assert len(squeezes) == 1 and isinstance(squeezes[0].avgpool, SpatialMean)
+    squeezes[0].avgpool = nn.AdaptiveAvgPool2d(1)
+    assert ours.state_dict().keys() == theirs.state_dict().keys()
+    x = torch.randn(6, 8, 12, 12).contiguous(memory_format=torch.channels_last)
+    grads = []
+    for block in (ours, theirs):
+        xi = x.clone().requires_grad_()
+        out = block(xi)
+        out.backward(torch.ones_like(out))
+        grads.append((out, xi.grad))
+    assert torch.equal(grads[0][0], grads[1][0]) and torch.equal(grads[0][1], grads[1][1])
+    assert grads[0][1].is_contiguous(memory_format=torch.channels_last)

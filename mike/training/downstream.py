@@ -15,7 +15,15 @@ from mike.losses import segmentation_loss
 from mike.metrics import normalised_iou
 from mike.models.autoencoder import Autoencoder, Decoder
 from mike.models.folding import folded_for_inference
-from mike.training.loop import StepCallback, TrainSpec, compiled, fit, prepare, to_float_images
+from mike.training.loop import (
+    StepCallback,
+    TrainSpec,
+    compiled,
+    fit,
+    prepare,
+    resident_masks,
+    to_float_images,
+)
 from mike.training.specs import DEFAULT_EXECUTION, ExecutionSpec
 from mike.training.teacher import evaluate_segmenter
 
@@ -63,7 +71,7 @@ def train_decoder(
     device = torch.device(device)
     prepare(decoder, device)
     segment = compiled(decoder, execution)
-    embeddings, masks = embeddings.to(device), masks.to(device)  # resident on the device
+    embeddings, masks = embeddings.to(device), resident_masks(masks, device)  # resident on the device
 
     def step_loss(step, idx):
         return segmentation_loss(segment(embeddings[idx]), masks[idx].float()), {}

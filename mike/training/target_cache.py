@@ -72,7 +72,7 @@ class TargetCache:
                 out.append(None)
                 continue
             where = self.rows[n][idx[membership[:, n]]].to(layers[0].device)
-            out.append([t.index_select(0, where) for t in layers])
+            out.append([t[where] for t in layers])  # (index_select would return them channels-first)
         return out
 
     def cached_bytes(self) -> int:

@@ -16,6 +16,7 @@ from mike.training.loop import (
     compiled,
     fit,
     prepare,
+    resident_masks,
     to_float_images,
 )
 from mike.training.specs import DEFAULT_EXECUTION, ExecutionSpec
@@ -35,7 +36,7 @@ def train_teacher(
     device = torch.device(device)
     prepare(model, device)
     segment = compiled(model, execution)
-    images, masks = data.images.to(device), data.masks.to(device)  # resident on the device
+    images, masks = data.images.to(device), resident_masks(data.masks, device)  # resident on the device
 
     def step_loss(step, idx):
         x = to_float_images(images[idx], device)

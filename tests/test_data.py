@@ -1,5 +1,6 @@
 """Synthetic COCO, the pycocotools builder: format, determinism, caching, and bad input."""
 
+import hashlib
 import json
 import shutil
 
@@ -73,6 +74,32 @@ def test_synthetic_generation_is_deterministic_and_cached(tmp_path):
     mtime = (r1 / "annotations/instances_train2017.json").stat().st_mtime
     assert generate_synthetic_coco(cfg, tmp_path / "a") == r1
     assert (r1 / "annotations/instances_train2017.json").stat().st_mtime == mtime
+
+
+# sha256 of conftest's TINY_COCO (paths and bytes of its images and annotation files) as drawn before the
+# drawing code was made faster: a change to the drawing must bump SYNTHETIC_COCO_VERSION and this digest.
+TINY_COCO_DIGEST = "707c832fe8c4648135597fb482d718067746af505301fe0f0103dd16e818fcf1"
+
+
+def test_synthetic_coco_is_the_recorded_drawing(tiny_coco):
+    files = sorted(
+        p for p in tiny_coco.rglob("*") if p.suffix in (".jpg", ".json") and p.name != "config.json"
+    )
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(str(path.relative_to(tiny_coco)).encode())
+        digest.update(path.read_bytes())
+    assert len(files) == 175 and digest.hexdigest() == TINY_COCO_DIGEST
+
+
+def test_cached_coordinate_grids_are_read_only():
+    from mike.data.class_styles import _centred_grid
+    from mike.data.synthetic_coco import _signed_grid, _unit_grid
+
+    for grids in (_unit_grid(12, 16), _signed_grid(9), _centred_grid(9)):
+        for grid in grids:
+            with pytest.raises(ValueError, match="read-only"):
+                grid[0, 0] = 1.0
 
 
 def no_leftovers(cache):

@@ -7,6 +7,7 @@ model must look at shape and fine texture (cheap in pixel error) to tell classes
 from __future__ import annotations
 
 import colorsys
+import functools
 import math
 from dataclasses import dataclass
 
@@ -125,9 +126,22 @@ def _unit_polygon(shape: str, n: int = 28) -> list[tuple[list[tuple[float, float
 
 
 def hsv_to_rgb(h: float, s: float, v: float) -> np.ndarray:
-    return np.array(
-        colorsys.hsv_to_rgb(h % 1.0, float(np.clip(s, 0, 1)), float(np.clip(v, 0, 1))), np.float32
-    )
+    # (min/max rather than np.clip: the same value for a float, without numpy's overhead per scalar)
+    return np.array(colorsys.hsv_to_rgb(h % 1.0, min(max(s, 0.0), 1.0), min(max(v, 0.0), 1.0)), np.float32)
+
+
+def read_only(grids: list[np.ndarray]) -> tuple[np.ndarray, ...]:
+    """Arrays that are cached and shared: a caller that wrote into one would change every later drawing."""
+    for g in grids:
+        g.setflags(write=False)
+    return tuple(grids)
+
+
+@functools.cache
+def _centred_grid(size: int) -> tuple[np.ndarray, ...]:
+    """Pixel-centre coordinates in [-1, 1] of a size×size patch, as (yy, xx); made once per size."""
+    coords = (np.arange(size, dtype=np.float32) + 0.5) / size * 2 - 1
+    return read_only(np.meshgrid(coords, coords, indexing="ij"))
 
 
 def texture_field(texture: str, u: np.ndarray, v: np.ndarray, freq: float, phase: float) -> np.ndarray:
@@ -182,8 +196,7 @@ def render_instance(
     angle = rng.uniform(-0.6, 0.6)
     aspect = style.aspect * math.exp(rng.normal(0, 0.15))
     mask, polygon = draw_shape_mask(style.shape, size, aspect, angle, rng.uniform(-0.08, 0.08, 16))
-    coords = (np.arange(size, dtype=np.float32) + 0.5) / size * 2 - 1
-    yy, xx = np.meshgrid(coords, coords, indexing="ij")
+    yy, xx = _centred_grid(size)
     ca, sa = math.cos(angle), math.sin(angle)
     u, v = xx * ca + yy * sa, -xx * sa + yy * ca  # texture turns with the object
     pattern = texture_field(

@@ -18,6 +18,8 @@ Sections (each prints a table, with "before → after" and the ratio where a com
   and with the fixed ones every suite process sets (benchmark.allocator): seconds and page faults per step.
 - targets: a one-teacher transfer step (`cpu` widths, 1 thread) with the teacher's targets on the query
   images computed every step vs once per run, and what computing them once costs.
+- synthetic: seconds to draw `small`'s synthetic COCO (every suite's first run on a fresh workdir, which the
+  others wait for), and whether both trees drew the same bytes.
 - fold: milliseconds to make the BatchNorm-folded inference copy of a `small` teacher, encoder and decoder
   (every teacher run, transfer and downstream run makes some), before → after.
 - grouped: the same layer of 11 models run one after another vs as one grouped convolution (how stacked
@@ -53,6 +55,7 @@ SECTIONS = (
     "grouped",
     "targets",
     "fold",
+    "synthetic",
     "suite-smoke",
     "suite-small",
 )
@@ -219,6 +222,17 @@ def main() -> None:
             print(f"  ({args.before} predates folding: no fold to compare with; try --before 75e4c55)")
         for name in after:
             row(name, before.get(name), after[name], unit="ms")
+    if "synthetic" in args.only:
+        from mike.data.synthetic_coco import drawing_digest
+
+        with tempfile.TemporaryDirectory() as work:
+            runs = [
+                child(tree, "synthetic_coco", f"{work}/{k}", threads=1) for k, tree in enumerate((old, new))
+            ]
+            drawn = [drawing_digest(Path(r["root"])) for r in runs]
+        print("drawing `small`'s synthetic COCO (s), one process each")
+        row(f"{drawn[1][0]} files", runs[0]["seconds"], runs[1]["seconds"])
+        print(f"  the same bytes (sha256 of every image and annotation file): {drawn[0] == drawn[1]}")
     if "grouped" in args.only:
         result = child(new, "grouped", threads=1)
         print(

@@ -121,4 +121,17 @@ def _transfer_step_loss(autoencoder, teacher, query, schedule, batch, device):
         return mike_step_loss(autoencoder, [teacher], query, schedule, "routed", device)
 
 
-PROBES = {"stage_steps": stage_steps}
+def synthetic_coco(folder: str, profile: str = "small") -> dict:
+    """Seconds to draw the profile's synthetic COCO into an empty folder (left there, for the caller to
+    compare with another tree's drawing)."""
+    from pathlib import Path
+
+    from mike.data.synthetic_coco import generate_synthetic_coco
+    from mike.profiles import get_profile
+
+    started = time.perf_counter()
+    root = generate_synthetic_coco(get_profile(profile).synthetic, Path(folder))
+    return {"seconds": time.perf_counter() - started, "root": str(root)}
+
+
+PROBES = {"stage_steps": stage_steps, "synthetic_coco": synthetic_coco}

@@ -8,6 +8,7 @@ iscrowd, so it goes through exactly the same pycocotools builder as real COCO.
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import math
 from pathlib import Path
@@ -214,3 +215,16 @@ def generate_synthetic_coco(cfg: SyntheticCocoConfig, cache_root: Path) -> Path:
         _write_split(cfg, scratch, "train2017", cfg.train_instances_per_class, rng)
         _write_split(cfg, scratch, "val2017", cfg.val_instances_per_class, rng)
     return root
+
+
+def drawing_digest(root: Path) -> tuple[int, str]:
+    """(files, sha256) of a generated data set's images and annotation files, by path and bytes: what two
+    versions of the drawing code are compared by (its config.json is left out)."""
+    files = sorted(
+        p for p in Path(root).rglob("*") if p.suffix in (".jpg", ".json") and p.name != "config.json"
+    )
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(str(path.relative_to(root)).encode())
+        digest.update(path.read_bytes())
+    return len(files), digest.hexdigest()

@@ -147,7 +147,7 @@ def test_stacked_teachers_give_the_routed_loss_record_and_gradient(layout):
 @pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
 def test_segmentation_loss_written_out_gradient_is_autograds(layout):
     """The loss's own backward against autograd through the plain formula, in float64, with binary and soft
-    targets, in both layouts; and float32 through the layouts the stages use."""
+    targets, in both layouts; and torch's numerical gradient check of it."""
     from mike.losses import segmentation_loss
 
     def plain(logits, masks):

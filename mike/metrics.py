@@ -20,7 +20,9 @@ class IoUAccumulator:
 
     def update(self, logits: torch.Tensor, masks: torch.Tensor) -> None:
         predicted = logits > 0
-        truth = masks.bool()
+        # the masks in the logits' layout (channels-last from our networks): a mixed-layout & and | took
+        # 1.4× as long
+        truth = torch.empty_like(predicted).copy_(masks)
         self.intersection += (predicted & truth).sum(dim=(0, 2, 3)).double().cpu()
         self.union += (predicted | truth).sum(dim=(0, 2, 3)).double().cpu()
 

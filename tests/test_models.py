@@ -89,6 +89,33 @@ def test_downstream_decoder_fresh_or_the_transferred_one_reinterpreted():
         ae.downstream_decoder("frozen")
 
 
+def test_squeeze_excitation_is_torchvisions_up_to_rounding():
+    """Our squeeze-and-excitation (squeeze as SpatialMean, excitation as matrix products) draws the same
+    initial parameters as torchvision's from the same seed, has its state dict, and computes its function
+    and gradients up to float rounding; the input's gradient stays channels-last."""
+    from torchvision.ops.misc import SqueezeExcitation as Torchvisions
+
+    from mike.models.blocks import SqueezeExcitation
+
+    torch.manual_seed(3)
+    ours = SqueezeExcitation(24, 6, activation=nn.SiLU)
+    torch.manual_seed(3)
+    theirs = Torchvisions(24, 6, activation=nn.SiLU)
+    assert ours.state_dict().keys() == theirs.state_dict().keys()
+    assert all(torch.equal(a, b) for a, b in zip(ours.state_dict().values(), theirs.state_dict().values()))
+    x = torch.randn(5, 24, 7, 7).contiguous(memory_format=torch.channels_last)
+    results = []
+    for block in (ours, theirs):
+        xi = x.clone().requires_grad_()
+        out = block(xi)
+        out.backward(torch.cos(out.detach()))
+        results.append((out, xi.grad, block.fc1.weight.grad, block.fc2.bias.grad))
+    for a, b in zip(*results, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+    assert results[0][1].is_contiguous(memory_format=torch.channels_last)
+    assert not torch.equal(results[0][0], 0 * results[0][0])  # not a degenerate block
+
+
 def test_squeeze_excitation_pool_is_the_adaptive_pool_to_the_bit():
     """MBConv's squeeze is SpatialMean: no state-dict change, the same numbers forward and backward as
     AdaptiveAvgPool2d(1), and a channels-last gradient for a channels-last input."""

@@ -56,6 +56,26 @@ def test_same_output_and_gradients_as_upsample_then_conv(kernel, layout):
         torch.testing.assert_close(g_fast, g_ref, rtol=1e-12, atol=1e-11)
 
 
+def test_phases_interleave_exactly_and_stay_channels_last():
+    """The row gather that interleaves the phases equals the permuting copy it replaced, bit for bit, both
+    ways, and gives a channels-last image whatever layout its gradient arrives in."""
+    from mike.models.upsampled_conv import _InterleavePhases
+
+    torch.manual_seed(0)
+    n, out, h, w = 3, 2, 5, 4
+    y = torch.randn(n, 4 * out, h, w).contiguous(memory_format=torch.channels_last).requires_grad_()
+    image = _InterleavePhases.apply(y)
+    by_permute = y.permute(0, 2, 3, 1).reshape(n, h, w, 2, 2, out).permute(0, 1, 3, 2, 4, 5)
+    by_permute = by_permute.reshape(n, 2 * h, 2 * w, out).permute(0, 3, 1, 2)
+    assert torch.equal(image, by_permute) and image.is_contiguous(memory_format=torch.channels_last)
+    assert torch.equal(image[:, :, 1::2, 0::2], y[:, 2 * out : 3 * out])  # phase (a, b) = (1, 0)
+    grad = torch.randn(n, out, 2 * h, 2 * w)
+    for grad in (grad, grad.contiguous(memory_format=torch.channels_last)):
+        (ours,) = torch.autograd.grad(image, y, grad, retain_graph=True)
+        (theirs,) = torch.autograd.grad(by_permute, y, grad, retain_graph=True)
+        assert torch.equal(ours, theirs)
+
+
 def test_the_decoders_state_dict_is_the_plain_sequentials():
     ae = Autoencoder(SMOKE.autoencoder_widths, SMOKE.autoencoder_expand)
     head = ae.decoder.body[-1]

@@ -10,6 +10,8 @@ convolution runs at the lower resolution and nothing at the higher one is stored
 
 from __future__ import annotations
 
+import functools
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -49,10 +51,36 @@ class UpsampledConv(nn.Sequential):
         phases = torch.einsum("ajy,blx,oiyx->aboijl", taps, taps, conv.weight)
         weight = phases.reshape(-1, *phases.shape[3:])
         bias = None if conv.bias is None else conv.bias.repeat(4)
-        y = F.conv2d(x, weight, bias, padding=taps.shape[1] // 2)
-        # Interleave the phases: (n, h, w, a, b, out) → (n, 2h + a, 2w + b, out), one copy, channels-last
-        # (faster than pixel_shuffle here, which also wants the phases in the channel's low bits).
+        return _InterleavePhases.apply(F.conv2d(x, weight, bias, padding=taps.shape[1] // 2))
+
+
+@functools.cache
+def _row_orders(n: int, h: int, w: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Row permutations between the phases' layout and the image's, rows of (b, out) values: the phase
+    map's rows run (n, h, w, a), the image's (n, h, a, w); the first order gathers the image's rows from the
+    phase map's, the second its inverse."""
+    to_image = torch.arange(n * h * w * 2, device=device).view(n, h, w, 2).transpose(2, 3).reshape(-1)
+    return to_image, torch.argsort(to_image)
+
+
+class _InterleavePhases(torch.autograd.Function):
+    """(n, 4·out, h, w) phase map, channels (a, b, out), channels-last → the (n, out, 2h, 2w) image,
+    channels-last: image[2i + a, 2j + b] = phase (a, b) at (i, j). Only copies, so exact. Both ways a row
+    gather (index_select of (b, out) rows), 0.18 ms each way at `small`'s batch, where the permuting copy
+    took 0.24 ms forward and 0.64 ms backward (faster than pixel_shuffle too, which also wants the phases
+    in the channels' low bits)."""
+
+    @staticmethod
+    def forward(ctx, y: torch.Tensor) -> torch.Tensor:
         n, c, h, w = y.shape
-        out = c // 4
-        y = y.permute(0, 2, 3, 1).reshape(n, h, w, 2, 2, out).permute(0, 1, 3, 2, 4, 5)
-        return y.reshape(n, 2 * h, 2 * w, out).permute(0, 3, 1, 2)
+        ctx.shape = y.shape
+        to_image, _ = _row_orders(n, h, w, y.device)
+        rows = y.permute(0, 2, 3, 1).reshape(-1, c // 2).index_select(0, to_image)
+        return rows.view(n, 2 * h, 2 * w, c // 4).permute(0, 3, 1, 2)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        n, c, h, w = ctx.shape
+        _, to_phases = _row_orders(n, h, w, grad.device)
+        rows = grad.permute(0, 2, 3, 1).reshape(-1, c // 2).index_select(0, to_phases)
+        return rows.view(n, h, w, c).permute(0, 3, 1, 2)

@@ -102,7 +102,8 @@ def test_squeeze_excitation_is_torchvisions_up_to_rounding():
     torch.manual_seed(3)
     theirs = Torchvisions(24, 6, activation=nn.SiLU)
     assert ours.state_dict().keys() == theirs.state_dict().keys()
-    assert all(torch.equal(a, b) for a, b in zip(ours.state_dict().values(), theirs.state_dict().values()))
+    pairs = zip(ours.state_dict().values(), theirs.state_dict().values(), strict=True)
+    assert all(torch.equal(a, b) for a, b in pairs)
     x = torch.randn(5, 24, 7, 7).contiguous(memory_format=torch.channels_last)
     results = []
     for block in (ours, theirs):

@@ -69,8 +69,8 @@ def test_phases_interleave_exactly_and_stay_channels_last():
     by_permute = by_permute.reshape(n, 2 * h, 2 * w, out).permute(0, 3, 1, 2)
     assert torch.equal(image, by_permute) and image.is_contiguous(memory_format=torch.channels_last)
     assert torch.equal(image[:, :, 1::2, 0::2], y[:, 2 * out : 3 * out])  # phase (a, b) = (1, 0)
-    grad = torch.randn(n, out, 2 * h, 2 * w)
-    for grad in (grad, grad.contiguous(memory_format=torch.channels_last)):
+    standard = torch.randn(n, out, 2 * h, 2 * w)
+    for grad in (standard, standard.contiguous(memory_format=torch.channels_last)):
         (ours,) = torch.autograd.grad(image, y, grad, retain_graph=True)
         (theirs,) = torch.autograd.grad(by_permute, y, grad, retain_graph=True)
         assert torch.equal(ours, theirs)

@@ -44,15 +44,31 @@ def per_sample_layer_errors(
         with torch.no_grad():  # targets: activations on the real input, squashed, no graph needed
             targets = [tanh(t) for t in teacher.forward_features(x)]
     outputs = teacher.forward_features(x_bar)  # gradients flow through the frozen teacher into x̄
-    return [_mean_square_per_sample(t - tanh(o)) for t, o in zip(targets, outputs, strict=True)]
+    return [_SquashedError.apply(o, t) for t, o in zip(targets, outputs, strict=True)]
 
 
-def _mean_square_per_sample(difference: torch.Tensor) -> torch.Tensor:
-    """Each sample's mean of squares, summed in the tensor's own layout: flatten(1).mean(1) copied a
-    channels-last map to channels-first, and its gradient came back channels-first into a channels-last
-    teacher's backward, whose every pass then mixed layouts (a 1-teacher `small` transfer step: 8% of it)."""
-    per_sample = difference[0].numel()
-    return difference.pow(2).sum(dim=tuple(range(1, difference.dim()))) / per_sample
+class _SquashedError(torch.autograd.Function):
+    """Each sample's mean over elements of (t − tanh o)², t a fixed target: the values of
+    `(t − tanh(o)).pow(2)` summed per sample, in the map's own layout, with its gradient to o written out,
+    −2/n · g · (t − tanh o) · (1 − tanh² o): 2 passes over the map backward instead of 4, and one graph
+    node per layer instead of seven. Summed in the tensor's layout: flatten(1).mean(1) had copied
+    channels-last maps to channels-first, and its gradient came back channels-first into the teacher's
+    backward, whose every pass then mixed layouts."""
+
+    @staticmethod
+    def forward(ctx, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        squashed = tanh(outputs)  # (no graph inside a Function's forward)
+        difference = targets - squashed
+        ctx.save_for_backward(difference, squashed)
+        per_sample = difference[0].numel()
+        return difference.pow(2).sum(dim=tuple(range(1, difference.dim()))) / per_sample
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
+        difference, squashed = ctx.saved_tensors
+        scale = grad * (-2.0 / difference[0].numel())
+        scale = scale.view(-1, *[1] * (difference.dim() - 1))
+        return torch.ops.aten.tanh_backward(difference, squashed).mul_(scale), None
 
 
 def mike_loss(

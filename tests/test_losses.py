@@ -169,3 +169,27 @@ def test_segmentation_loss_written_out_gradient_is_autograds(layout):
         torch.testing.assert_close(ours.grad, theirs.grad, rtol=1e-6, atol=1e-9)
     x = torch.randn(2, 3, 4, 4, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(lambda v: segmentation_loss(v, masks[:2, :, :4, :4]).double(), (x,))
+
+
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
+def test_layer_error_written_out_gradient_is_autograds(layout):
+    """Each sample's mean of (t − tanh o)² (mike.losses._SquashedError): the plain formula's value and, in
+    float64, its gradient through autograd, in both layouts (the gradient keeps the map's layout); and
+    torch's numerical gradient check of it."""
+    from mike.losses import _SquashedError
+
+    g = torch.Generator().manual_seed(0)
+    outputs = (torch.randn(4, 5, 6, 3, generator=g, dtype=torch.float64) * 2).contiguous(memory_format=layout)
+    targets = torch.tanh(torch.randn(4, 5, 6, 3, generator=g, dtype=torch.float64))
+    weights = torch.randn(4, generator=g, dtype=torch.float64)
+    ours, theirs = outputs.clone().requires_grad_(), outputs.clone().requires_grad_()
+    value = _SquashedError.apply(ours, targets)
+    plain = (targets - torch.tanh(theirs)).pow(2).mean(dim=(1, 2, 3))
+    torch.testing.assert_close(value, plain, rtol=1e-12, atol=0)
+    (value * weights).sum().backward()
+    (plain * weights).sum().backward()
+    torch.testing.assert_close(ours.grad, theirs.grad, rtol=1e-10, atol=1e-12)
+    assert ours.grad.is_contiguous(memory_format=layout)
+    assert torch.autograd.gradcheck(
+        lambda o: _SquashedError.apply(o, targets), (outputs.clone().requires_grad_(),)
+    )

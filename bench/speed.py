@@ -11,6 +11,8 @@ Sections (each prints a table, with "before → after" and the ratio where a com
 - optimizer: one Adam step, torch's default against the fused kernel the training loops use.
 - teachers: MIKE transfer step time with 1, 11 and 100 teachers (routed loop and stacked ensemble), at
   1 and 2 torch threads, peak memory, and the largest N that fits in this machine's memory.
+- routing: a MIKE transfer step from 1 and from 11 routed teachers as the transfer stage runs them (teachers
+  folded, targets cached), paper widths, 1 thread, alternated in one process: before → after, and the ratio.
 - downstream: 11 decoders of one encoder, trained one after another vs stacked with torch.func (vmap).
 - stages: seconds per optimiser step of each `suite single` stage (teacher, transfer from one teacher,
   pixel-wise baseline, downstream decoder) at `small` widths, 1 thread, before → after.
@@ -49,6 +51,7 @@ SECTIONS = (
     "bookkeeping",
     "optimizer",
     "teachers",
+    "routing",
     "downstream",
     "stages",
     "allocator",
@@ -180,6 +183,13 @@ def main() -> None:
         row("MIKE decoder, 60 small tensors", result["decoder_default"], result["decoder_fused"])
     if "teachers" in args.only:
         teachers_section(new, args.profile)
+    if "routing" in args.only:
+        before, after = alternated(old, new, "routed_steps")
+        print("a MIKE transfer step as the transfer stage runs it (s), paper widths, batch 32, 1 thread")
+        for name in after:
+            row(name, before[name], after[name])
+        ratios = [r["11 teachers"] / r["1 teacher"] for r in (before, after)]
+        print(f"  11 teachers / 1 teacher: {ratios[0]:.2f} → {ratios[1]:.2f} (the goal: ≤ 1.2)")
     if "downstream" in args.only:
         result = child(new, "downstream", threads=2)
         print("11 downstream decoders of one encoder, one optimiser step each (s), small widths, batch 32")

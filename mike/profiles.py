@@ -1,7 +1,7 @@
 """Run profiles: every width, data size and training length in one place, as data.
 
 - smoke: seconds per run, for tests. Numbers mean nothing.
-- small: a reduced-scale CPU reproduction (the whole `single` suite in about 13 minutes on 2 cores):
+- small: a reduced-scale CPU reproduction (the whole `single` suite in about 11 minutes on 2 cores):
   the paper's layer counts, input size and embedding shape, but narrow layers, fewer crops, fewer steps.
 - cpu: `small`'s models and data with lengths and seeds chosen by a power analysis of pilot runs, to decide
   what can be decided in 90 minutes of `suite all` on 2 cores (CPU.design says how).

@@ -54,7 +54,7 @@ class UpsampledConv(nn.Sequential):
         return _InterleavePhases.apply(F.conv2d(x, weight, bias, padding=taps.shape[1] // 2))
 
 
-@functools.cache
+@functools.lru_cache(maxsize=4)  # a run's training batch and its evaluation batches: a few shapes, MBs each
 def _row_orders(n: int, h: int, w: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     """Row permutations between the phases' layout and the image's, rows of (b, out) values: the phase
     map's rows run (n, h, w, a), the image's (n, h, a, w); the first order gathers the image's rows from the

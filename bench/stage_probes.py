@@ -132,6 +132,7 @@ def routed_steps(profile: str = "paper", steps: int = 10, images_per_task: int =
     (`mike_step_loss`: teachers folded, their targets computed once per run where the tree does so) at the
     profile's widths, batch 32, 1 thread; the two steps alternated in one process, medians. Each of 11 tasks
     contributes `images_per_task` query images (random; teachers untrained: the cost is the same)."""
+    import itertools
     import statistics
 
     from mike.models.autoencoder import Autoencoder
@@ -156,7 +157,7 @@ def routed_steps(profile: str = "paper", steps: int = 10, images_per_task: int =
         schedule = make_schedule("uniform", [len(teachers[0].layer_names)] * n, 1000)
         loss_of = _transfer_step_loss(autoencoder, teachers, query, schedule, 32, cpu)
         optimizer, _ = make_optimizer(list(autoencoder.parameters()), p.transfer)
-        counter = iter(range(10**9))
+        counter = itertools.count()
 
         def step():
             k = next(counter)
